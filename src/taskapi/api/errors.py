@@ -1,0 +1,110 @@
+"""Every failure answers in the envelope: validation (400), domain errors, HTTP errors and crashes.
+
+No response leaves with FastAPI's bare ``{"detail": ...}``, and no traceback reaches a client: an
+unexpected error is logged here and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taskapi.api.schemas import ErrorData, ErrorDetail, ErrorResponse
+from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, TaskNotFound
+
+log = logging.getLogger("taskapi.api")
+
+_LOCATIONS = {"query": "query parameter", "path": "path parameter", "body": "body", "header": "header"}
+
+
+def error_response(
+    status: int, message: str, errors: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorResponse(code=status, message=message, data=ErrorData(errors=errors) if errors else None)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _detail_of(error: dict[str, Any]) -> ErrorDetail:
+    loc: Sequence[Any] = error.get("loc", ())
+    location = str(loc[0]) if loc else "body"
+    field = ".".join(str(part) for part in loc[1:]) or location
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "json_invalid":
+        field, message = "body", "the body is not valid JSON"
+    elif error.get("type") == "model_attributes_type":
+        message = "the body must be a JSON object"
+    elif error.get("type") == "extra_forbidden":
+        message = "unknown field (allowed: project_id, task_type, params)"
+    elif "input" in error and location != "body":
+        message = f"{message} (got {error['input']!r})"
+    return ErrorDetail(location=location, field=field, message=message)
+
+
+def _describe(detail: ErrorDetail) -> str:
+    if detail.field == detail.location:
+        return f"{detail.location}: {detail.message}"
+    return f"{_LOCATIONS.get(detail.location, detail.location)} {detail.field}: {detail.message}"
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [_detail_of(dict(error)) for error in exc.errors()]
+    summary = "; ".join(_describe(d) for d in details)
+    return error_response(400, f"Invalid request: {summary}", details)
+
+
+async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    detail = ErrorDetail(location="query", field=exc.field, message=exc.detail)
+    return error_response(400, f"Invalid request: {exc}", [detail])
+
+
+async def on_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, str(exc))
+
+
+async def on_not_cancellable(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, str(exc))
+
+
+async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store unavailable: %s", exc)
+    return error_response(503, "The task store is unavailable; retry shortly", headers={"Retry-After": "1"})
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"Not found: {request.url.path}"
+    elif status == 405:
+        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+        allowed = headers.get("allow", "")
+        message = f"Method {request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+    elif isinstance(exc.detail, str) and exc.detail:
+        message = exc.detail
+    else:
+        message = HTTPStatus(status).phrase
+    return error_response(status, message, headers=dict(exc.headers or {}))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(InvalidInput, on_invalid_input)
+    app.add_exception_handler(TaskNotFound, on_not_found)
+    app.add_exception_handler(TaskNotCancellable, on_not_cancellable)
+    app.add_exception_handler(StoreUnavailable, on_store_unavailable)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
