@@ -1,0 +1,5 @@
+"""``python -m taskapi`` is the ``taskapi`` command."""
+
+from taskapi.cli import main
+
+main()
