@@ -1,0 +1,20 @@
+"""Workers: run handlers for claimed tasks (see ``Worker``), and the public handler surface."""
+
+from taskapi.worker._runner import StopReason
+from taskapi.worker._worker import Worker, WorkerOptions, WorkerStats, new_worker_id
+from taskapi.worker.context import TaskCancelled, TaskContext
+from taskapi.worker.registry import HandlerSpec, handler, handler_modules, load_handlers
+
+__all__ = [
+    "HandlerSpec",
+    "StopReason",
+    "TaskCancelled",
+    "TaskContext",
+    "Worker",
+    "WorkerOptions",
+    "WorkerStats",
+    "handler",
+    "handler_modules",
+    "load_handlers",
+    "new_worker_id",
+]

@@ -1,0 +1,60 @@
+"""The code that runs inside a child process: import the handler modules, then run sync handlers.
+
+Messages from the worker: ``(task_id, project_id, task_type, params, attempt)`` to run one task,
+``None`` to exit. Answers: ``("ok", result)``, ``("cancelled", None)`` or ``("error", (message, traceback))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from taskapi.worker.context import TaskCancelled, TaskContext
+from taskapi.worker.registry import load_handlers
+from taskapi.worker.results import describe_error, normalise_result
+from taskapi.worker._slots import SharedSlot
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this process when the worker dies (no orphaned CPU burn)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
+    """Serve tasks until told to exit or until the worker's end of the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    _die_with_parent()
+    handlers = load_handlers(modules, builtin=False)
+    slot = SharedSlot(shared)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        conn.send(_run_one(handlers, slot, message))
+
+
+def _run_one(handlers: dict[str, Any], slot: SharedSlot, message: tuple[Any, ...]) -> tuple[str, Any]:
+    task_id, project_id, task_type, params, attempt = message
+    ctx = TaskContext(
+        task_id=task_id, project_id=project_id, task_type=task_type, params=params, attempt=attempt, slot=slot
+    )
+    try:
+        result = handlers[task_type].func(ctx)
+        return "ok", json.loads(json.dumps(normalise_result(result)))
+    except TaskCancelled:
+        return "cancelled", None
+    except BaseException as exc:  # the handler's failure is the task's outcome, whatever it is
+        return "error", (describe_error(exc), traceback.format_exc())

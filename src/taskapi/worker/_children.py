@@ -1,0 +1,138 @@
+"""Child processes for sync handlers: isolated, so that one that never looks at its context can be killed.
+
+Each child runs one task at a time. The worker talks to it over a pipe (awaited on the event loop with
+``add_reader``, no thread per child) and shares a ``SharedSlot`` with it for progress and stop requests.
+Children start from a forkserver: a clean single-threaded parent, so forking never copies the worker's
+threads or locks, and a replacement after a kill starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from taskapi.worker._child import child_main
+from taskapi.worker._slots import SHARED_FIELDS, SharedSlot
+
+log = logging.getLogger("taskapi.worker")
+
+
+class ChildDied(Exception):
+    """The child process exited without answering (killed, crashed, or ``os._exit`` in a handler)."""
+
+
+@dataclass(slots=True, eq=False)
+class Child:
+    process: BaseProcess
+    conn: Connection
+    slot: SharedSlot
+
+    async def run(self, message: tuple[Any, ...]) -> tuple[str, Any]:
+        """Send one task and wait for its answer without blocking the event loop."""
+        self.conn.send(message)
+        return await self.receive()
+
+    async def receive(self) -> tuple[str, Any]:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = self.conn.fileno()
+
+        def on_readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, on_readable)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        try:
+            answer: tuple[str, Any] = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise ChildDied(self.exit_description()) from exc
+        return answer
+
+    def kill(self) -> None:
+        if self.process.is_alive() and self.process.pid is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(timeout=5)
+        self.conn.close()
+
+    def exit_description(self) -> str:
+        self.process.join(timeout=1)
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            return f"the handler's process was killed by signal {signal.Signals(-code).name}"
+        return f"the handler's process exited with code {code}"
+
+
+class ChildPool:
+    """Up to ``size`` children, started on demand and reused; a killed child is simply not returned."""
+
+    def __init__(self, modules: list[str], size: int) -> None:
+        self._modules = modules
+        self._size = size
+        self._idle: list[Child] = []
+        self._all: set[Child] = set()
+        self._context: BaseContext | None = None
+
+    def _mp(self) -> BaseContext:
+        if self._context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["taskapi.worker._child", *self._modules])
+            self._context = context
+        return self._context
+
+    def _start(self) -> Child:
+        context = self._mp()
+        parent_end, child_end = context.Pipe(duplex=True)
+        shared = context.RawArray("q", SHARED_FIELDS)
+        process = context.Process(  # type: ignore[attr-defined]
+            target=child_main, args=(child_end, shared, self._modules), name="taskapi-handler", daemon=True
+        )
+        process.start()
+        child_end.close()
+        return Child(process=process, conn=parent_end, slot=SharedSlot(shared))
+
+    async def acquire(self) -> Child:
+        """An idle child, or a new one (the caller holds a worker slot, so at most ``size`` are busy)."""
+        while self._idle:
+            child = self._idle.pop()
+            if child.process.is_alive():
+                return child
+            self._forget(child)
+        child = await asyncio.to_thread(self._start)
+        self._all.add(child)
+        return child
+
+    def release(self, child: Child) -> None:
+        self._idle.append(child)
+
+    def discard(self, child: Child) -> None:
+        """Kill a child that must not run anything more (stuck after a cancel, or died)."""
+        child.kill()
+        self._forget(child)
+
+    def _forget(self, child: Child) -> None:
+        self._all.discard(child)
+
+    def close(self) -> None:
+        """Stop every child: idle ones politely, busy ones by force (their tasks were handed back)."""
+        for child in list(self._all):
+            try:
+                if child in self._idle:
+                    child.conn.send(None)
+                    child.process.join(timeout=2)
+            except (OSError, ValueError):
+                pass
+            child.kill()
+        self._all.clear()
+        self._idle.clear()

@@ -1,0 +1,169 @@
+"""Runs one claimed task and turns what happened into an ``Outcome`` value.
+
+The runner never writes to the store: the worker persists outcomes in one place, in batches. A stop
+(cancel, lost lease, timeout, shutdown) is a request the handler sees through its context; an async
+handler is also cancelled at its next await, and a child process that does not answer within the
+grace period is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskapi.domain import Task
+from taskapi.worker._children import ChildDied, ChildPool
+from taskapi.worker._slots import LocalSlot, SharedSlot
+from taskapi.worker.context import TaskCancelled, TaskContext
+from taskapi.worker.registry import HandlerSpec
+from taskapi.worker.results import describe_error, normalise_result
+
+log = logging.getLogger("taskapi.worker")
+
+_SELF_CANCELLED = "TaskCancelled: the handler raised TaskCancelled, but nobody cancelled the task"
+
+
+class StopReason(enum.Enum):
+    CANCELLED = "cancelled"  # the task is cancelled in the store: write nothing
+    LOST = "lost"  # the attempt is no longer ours (rescued elsewhere): write nothing
+    TIMEOUT = "timeout"  # the handler ran past its timeout: the task fails
+    SHUTDOWN = "shutdown"  # the worker stops: hand the task back as pending
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one attempt: ``completed``, ``failed`` or ``stopped`` (with a reason)."""
+
+    kind: str
+    result: dict[str, Any] | None = None
+    error_message: str | None = None
+    reason: StopReason | None = None
+    killed: bool = False
+
+
+@dataclass(eq=False)
+class RunningTask:
+    """A task this worker holds, with the means to stop it."""
+
+    task: Task
+    spec: HandlerSpec
+    slot: LocalSlot | SharedSlot = field(default_factory=LocalSlot)
+    stop_reason: StopReason | None = None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    handler_task: asyncio.Task[Any] | None = None
+    flushed_seq: int = 0
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the handler to stop; the first reason wins (a cancel is not turned into a timeout)."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self.slot.request_stop()
+        self.stopped.set()
+        if self.handler_task is not None:
+            self.handler_task.cancel()
+
+    def context(self) -> TaskContext:
+        task = self.task
+        return TaskContext(
+            task_id=task.id,
+            project_id=task.project_id,
+            task_type=task.task_type,
+            params=task.params,
+            attempt=task.attempt,
+            slot=self.slot,
+        )
+
+
+def _stopped(running: RunningTask, *, killed: bool = False) -> Outcome:
+    reason = running.stop_reason or StopReason.CANCELLED
+    message = None
+    if reason is StopReason.TIMEOUT:
+        message = f"TimeoutError: the task ran longer than its timeout of {running.spec.timeout:g} s"
+        if killed:
+            message += " and was killed"
+    return Outcome("stopped", error_message=message, reason=reason, killed=killed)
+
+
+async def run_async(running: RunningTask, grace: float) -> Outcome:
+    """Run an ``async def`` handler on this event loop."""
+    handler_task = asyncio.ensure_future(running.spec.func(running.context()))
+    running.handler_task = handler_task
+    done, _ = await asyncio.wait({handler_task}, timeout=running.spec.timeout)
+    if not done:
+        running.stop(StopReason.TIMEOUT)
+        done, _ = await asyncio.wait({handler_task}, timeout=grace)
+        if not done:
+            log.warning("task %d: async handler ignored cancellation; abandoned", running.task.id)
+            return _stopped(running)
+    if running.stop_reason is not None:
+        return _stopped(running)
+    return _interpret_async(running, handler_task)
+
+
+def _interpret_async(running: RunningTask, handler_task: asyncio.Task[Any]) -> Outcome:
+    if handler_task.cancelled():
+        return Outcome("failed", error_message="CancelledError: the handler was cancelled from inside")
+    exc = handler_task.exception()
+    if isinstance(exc, TaskCancelled):
+        return Outcome("failed", error_message=_SELF_CANCELLED)
+    if exc is not None:
+        log.error("task %d (%s) failed", running.task.id, running.task.task_type, exc_info=exc)
+        return Outcome("failed", error_message=describe_error(exc))
+    try:
+        return Outcome("completed", result=normalise_result(handler_task.result()))
+    except (TypeError, ValueError) as bad:
+        return Outcome("failed", error_message=f"the handler's result is not JSON: {describe_error(bad)}")
+
+
+async def run_in_child(running: RunningTask, pool: ChildPool, grace: float) -> Outcome:
+    """Run a ``def`` handler in a child process; kill the child if it ignores a stop for ``grace`` s."""
+    child = await pool.acquire()
+    child.slot.reset()
+    running.slot = child.slot
+    if running.stop_reason is not None:  # stopped while we waited for a child
+        pool.release(child)
+        return _stopped(running)
+    task = running.task
+    answer = asyncio.ensure_future(
+        child.run((task.id, task.project_id, task.task_type, task.params, task.attempt))
+    )
+    stop_wait = asyncio.ensure_future(running.stopped.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {answer, stop_wait}, timeout=running.spec.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if answer not in done:
+            running.stop(StopReason.TIMEOUT)  # no-op when a stop was already asked
+            done, _ = await asyncio.wait({answer}, timeout=grace)
+        if answer not in done:
+            answer.cancel()
+            pool.discard(child)
+            log.warning("task %d: handler ignored the stop for %g s; its process was killed", task.id, grace)
+            return _stopped(running, killed=True)
+    finally:
+        stop_wait.cancel()
+    return _interpret_child(running, pool, child, answer)
+
+
+def _interpret_child(running: RunningTask, pool: ChildPool, child: Any, answer: asyncio.Future[Any]) -> Outcome:
+    exc = answer.exception()
+    if isinstance(exc, ChildDied):
+        pool.discard(child)
+        if running.stop_reason is not None:
+            return _stopped(running)
+        return Outcome("failed", error_message=f"WorkerProcessDied: {exc}")
+    pool.release(child)
+    kind, payload = answer.result()
+    if running.stop_reason is not None:
+        return _stopped(running)
+    if kind == "cancelled":
+        return Outcome("failed", error_message=_SELF_CANCELLED)
+    if kind == "error":
+        message, trace = payload
+        log.error("task %d (%s) failed:\n%s", running.task.id, running.task.task_type, trace)
+        return Outcome("failed", error_message=message)
+    return Outcome("completed", result=payload)

@@ -1,0 +1,351 @@
+"""The worker: claims tasks, runs them, reports progress, stops them when cancelled, hands them back.
+
+One event loop per worker. Store calls run in threads (``asyncio.to_thread``) so a slow database never
+blocks a handler's await. Outcomes are persisted in one place (``_persist``) and batched: while one
+write is in flight the next ones gather, so many short tasks cost few transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from taskapi.domain import StoreUnavailable, Task, TaskStatus
+from taskapi.signals import Signals, TaskSignal
+from taskapi.store.base import Claim, Completion, ProgressWrite, Store
+from taskapi.worker._children import ChildPool
+from taskapi.worker._duties import LeaseRenewer, Rescuer, every
+from taskapi.worker._runner import Outcome, RunningTask, StopReason, run_async, run_in_child
+from taskapi.worker.registry import HandlerSpec
+
+log = logging.getLogger("taskapi.worker")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How a worker behaves; the defaults are the service's."""
+
+    concurrency: int = 8
+    lease_seconds: float = 30.0
+    cancel_grace: float = 5.0
+    shutdown_timeout: float = 30.0
+    poll_interval: float = 0.25
+    rescue_interval: float = 5.0
+    progress_interval: float = 0.25
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counts since start, for logs, tests and benchmarks."""
+
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    stopped: int = 0
+    killed: int = 0
+    released: int = 0
+    dropped_writes: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Runs the tasks whose types it has handlers for; ``run()`` until ``request_stop()``."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, HandlerSpec],
+        *,
+        modules: list[str],
+        options: WorkerOptions | None = None,
+        signals: Signals | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        if not handlers:
+            raise ValueError("a worker needs at least one handler")
+        self.store = store
+        self.handlers = handlers
+        self.options = options or WorkerOptions()
+        self.signals = signals
+        self.worker_id = worker_id or new_worker_id()
+        self.stats = WorkerStats()
+        self.rescuer = Rescuer(store)
+        self.lease_renewer = LeaseRenewer(store, self.worker_id, self.options.lease_seconds)
+        self._pool = ChildPool(modules, self.options.concurrency)
+        self._running: dict[int, RunningTask] = {}
+        self._runners: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._force = False
+        self._pending_writes: list[tuple[Completion, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._max_attempts = {name: spec.max_attempts for name, spec in handlers.items()}
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Claim and run tasks until stopped; with ``burst``, return once no task is left to run."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        unsubscribe = self.signals.subscribe(self._on_signal) if self.signals else None
+        duties = self._start_duties()
+        log.info("worker %s started: types %s, concurrency %d", self.worker_id, sorted(self.handlers),
+                 self.options.concurrency)
+        try:
+            await self._claim_loop(burst)
+            await self._drain()
+        finally:
+            for duty in duties:
+                duty.cancel()
+            await asyncio.gather(*duties, return_exceptions=True)
+            if unsubscribe:
+                unsubscribe()
+            await asyncio.to_thread(self._pool.close)
+            log.info("worker %s stopped: %s", self.worker_id, self.stats)
+
+    def request_stop(self, *, force: bool = False) -> None:
+        """Stop claiming and finish (thread-safe). ``force`` hands running tasks back at once."""
+        if self._loop is None:
+            self._stopping = True
+            return
+        self._loop.call_soon_threadsafe(self._begin_stop, force)
+
+    def _begin_stop(self, force: bool) -> None:
+        self._stopping = True
+        self._force = self._force or force
+        if self._force:
+            for running in list(self._running.values()):
+                running.stop(StopReason.SHUTDOWN)
+        self._poke()
+
+    def _start_duties(self) -> list[asyncio.Task[None]]:
+        options = self.options
+        return [
+            asyncio.create_task(every(options.lease_seconds / 3, self._renew_leases, "lease renewal")),
+            asyncio.create_task(every(options.rescue_interval, self._rescue, "rescue")),
+            asyncio.create_task(every(options.progress_interval, self.flush_progress, "progress")),
+            asyncio.create_task(every(options.poll_interval, self.check_cancels, "cancel check")),
+        ]
+
+    async def _drain(self) -> None:
+        """Let running tasks finish within the shutdown timeout, then stop the rest and hand them back."""
+        if self._runners and not self._force:
+            log.info("worker %s: waiting up to %g s for %d running task(s)", self.worker_id,
+                     self.options.shutdown_timeout, len(self._runners))
+            await asyncio.wait(set(self._runners), timeout=self.options.shutdown_timeout)
+        for running in list(self._running.values()):
+            running.stop(StopReason.SHUTDOWN)
+        while self._runners:
+            await asyncio.wait(set(self._runners))
+        if self._writer is not None:
+            await self._writer
+
+    # -- claiming -----------------------------------------------------------------------------
+
+    async def _claim_loop(self, burst: bool) -> None:
+        wake = self._wake
+        assert wake is not None
+        while not self._stopping:
+            wake.clear()
+            free = self.options.concurrency - len(self._running)
+            if free > 0:
+                claimed = await self._claim(free)
+                for task in claimed:
+                    self._start(task)
+                if claimed:
+                    continue
+                if burst and not self._running:
+                    return
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self.options.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _claim(self, limit: int) -> list[Task]:
+        claim = Claim(
+            worker_id=self.worker_id,
+            task_types=sorted(self.handlers),
+            limit=limit,
+            lease_seconds=self.options.lease_seconds,
+            max_attempts=self._max_attempts,
+        )
+        try:
+            claimed = await asyncio.to_thread(self.store.task_claim, claim)
+        except StoreUnavailable as exc:
+            log.warning("claim failed, store unavailable: %s", exc)
+            return []
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    def _start(self, task: Task) -> None:
+        running = RunningTask(task=task, spec=self.handlers[task.task_type])
+        self._running[task.id] = running
+        runner = asyncio.create_task(self._execute(running), name=f"task-{task.id}")
+        self._runners.add(runner)
+        runner.add_done_callback(self._runners.discard)
+
+    async def _execute(self, running: RunningTask) -> None:
+        grace = self.options.cancel_grace
+        try:
+            if running.spec.is_async:
+                outcome = await run_async(running, grace)
+            else:
+                outcome = await run_in_child(running, self._pool, grace)
+        except Exception as exc:  # a bug of ours must fail the task, not wedge the worker
+            log.exception("task %d: the worker could not run it", running.task.id)
+            outcome = Outcome("failed", error_message=f"WorkerError: {exc}")
+        try:
+            await self._persist(running, outcome)
+        finally:
+            self._running.pop(running.task.id, None)
+            self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- the one place outcomes are written ------------------------------------------------------
+
+    async def _persist(self, running: RunningTask, outcome: Outcome) -> None:
+        task = running.task
+        self._count(outcome)
+        if outcome.kind == "stopped" and outcome.reason is StopReason.SHUTDOWN:
+            released = await self._store_retrying(self.store.task_release, task.id, task.attempt)
+            self.stats.released += int(released)
+            return
+        if outcome.kind == "stopped" and outcome.reason is not StopReason.TIMEOUT:
+            return  # cancelled or no longer ours: the store already says so
+        progress, total, _ = running.slot.snapshot()
+        if outcome.kind == "completed":
+            progress = total = max(progress, total) or 1
+        completion = Completion(
+            id=task.id,
+            attempt=task.attempt,
+            progress=progress,
+            total=total,
+            result=outcome.result if outcome.kind == "completed" else None,
+            error_message=None if outcome.kind == "completed" else outcome.error_message,
+        )
+        if not await self._write(completion):
+            self.stats.dropped_writes += 1
+            log.info("task %d: outcome %s dropped, the task was cancelled or rescued meanwhile", task.id,
+                     outcome.kind)
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.kind == "completed":
+            self.stats.completed += 1
+        elif outcome.kind == "failed":
+            self.stats.failed += 1
+        else:
+            self.stats.stopped += 1
+            reason = outcome.reason.value if outcome.reason else "?"
+            self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
+        self.stats.killed += int(outcome.killed)
+
+    async def _write(self, completion: Completion) -> bool:
+        """Queue one outcome; a single writer flushes everything queued in one transaction."""
+        assert self._loop is not None
+        written: asyncio.Future[bool] = self._loop.create_future()
+        self._pending_writes.append((completion, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._flush_writes())
+        return await written
+
+    async def _flush_writes(self) -> None:
+        while self._pending_writes:
+            batch, self._pending_writes = self._pending_writes, []
+            try:
+                won = set(await self._store_retrying(self.store.task_finish, [c for c, _ in batch]))
+            except Exception as exc:
+                for _, written in batch:
+                    written.set_exception(exc)
+                continue
+            for completion, written in batch:
+                written.set_result(completion.id in won)
+
+    async def _store_retrying(self, call: Callable[..., T], *args: Any) -> T:
+        """A store write that must not be lost: retried while the store is briefly unavailable."""
+        delay = 0.05
+        for _ in range(40):
+            try:
+                return await asyncio.to_thread(call, *args)
+            except StoreUnavailable as exc:
+                log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        return await asyncio.to_thread(call, *args)
+
+    # -- duties ----------------------------------------------------------------------------------
+
+    async def flush_progress(self) -> None:
+        """Write the progress that changed since the last flush; stop tasks that are no longer ours."""
+        writes = []
+        for running in list(self._running.values()):
+            progress, total, seq = running.slot.snapshot()
+            if seq != running.flushed_seq:
+                running.flushed_seq = seq
+                writes.append(ProgressWrite(running.task.id, running.task.attempt, progress, total))
+        if writes:
+            lost = await asyncio.to_thread(self.store.task_set_progress, writes, self.options.lease_seconds)
+            self._stop_lost(lost)
+
+    async def check_cancels(self) -> None:
+        """The fallback path for cancels from other processes: compare our tasks with the store."""
+        if not self._running:
+            return
+        states = await asyncio.to_thread(self.store.task_states, list(self._running))
+        current = {state.id: state for state in states}
+        for task_id, running in list(self._running.items()):
+            state = current.get(task_id)
+            if state is None or state.attempt != running.task.attempt:
+                running.stop(StopReason.LOST)
+            elif state.status is TaskStatus.CANCELLED:
+                running.stop(StopReason.CANCELLED)
+            elif state.status is not TaskStatus.RUNNING:
+                running.stop(StopReason.LOST)
+
+    def _stop_lost(self, task_ids: list[int]) -> None:
+        for task_id in task_ids:
+            running = self._running.get(task_id)
+            if running is not None:
+                running.stop(StopReason.LOST)
+
+    async def _renew_leases(self) -> None:
+        await asyncio.to_thread(self.lease_renewer.run_once)
+
+    async def _rescue(self) -> None:
+        rescued = await asyncio.to_thread(self.rescuer.run_once)
+        if any(task.status is TaskStatus.PENDING for task in rescued):
+            self._poke()
+
+    # -- in-process signals (the API in this process) ---------------------------------------------
+
+    def _on_signal(self, signal: TaskSignal) -> None:
+        """Called in the publisher's thread: hop onto our loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._handle_signal, signal)
+
+    def _handle_signal(self, signal: TaskSignal) -> None:
+        if signal.kind == "created" and signal.task_type in self.handlers:
+            self._poke()
+        elif signal.kind == "cancelled":
+            running = self._running.get(signal.task_id)
+            if running is not None:
+                running.stop(StopReason.CANCELLED)
+
+    @property
+    def running_ids(self) -> list[int]:
+        return list(self._running)
