@@ -1,13 +1,16 @@
-"""The composition root: wires settings, store, service, API and the embedded worker together.
+"""The composition root: wires settings, store, service, API and workers together.
 
 Only this module (and the CLI above it) knows every part; the parts know only the layers below them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,7 +18,9 @@ from fastapi import FastAPI
 from taskapi.api import create_app
 from taskapi.service import TaskService
 from taskapi.settings import Settings
+from taskapi.signals import Signals
 from taskapi.store import Store, open_store
+from taskapi.worker import Rescuer, Worker, WorkerOptions, every, handler_modules, load_handlers
 
 log = logging.getLogger("taskapi")
 
@@ -29,8 +34,46 @@ def open_migrated_store(settings: Settings) -> Store:
     return store
 
 
+def worker_options(settings: Settings) -> WorkerOptions:
+    return WorkerOptions(
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+        cancel_grace=settings.cancel_grace,
+        shutdown_timeout=settings.shutdown_timeout,
+        poll_interval=settings.poll_interval,
+        rescue_interval=settings.rescue_interval,
+    )
+
+
+def build_worker(settings: Settings, store: Store, signals: Signals | None = None) -> Worker:
+    """A worker with the built-in handlers overridden by the configured handler modules."""
+    handlers = load_handlers(settings.handlers)
+    modules = handler_modules(settings.handlers)
+    return Worker(store, handlers, modules=modules, options=worker_options(settings), signals=signals)
+
+
+class EmbeddedWorker:
+    """A worker on its own thread and event loop, so a busy handler never stalls the API's loop."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._thread = threading.Thread(target=self._run, name="taskapi-worker", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.worker.run())
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Graceful: stop claiming, let tasks finish within the shutdown timeout, hand back the rest."""
+        self.worker.request_stop()
+        options = self.worker.options
+        self._thread.join(timeout=options.shutdown_timeout + options.cancel_grace + 10)
+
+
 def build_server_app(settings: Settings) -> FastAPI:
-    """The API app for ``taskapi serve``: opens the store at start-up, closes it at shutdown."""
+    """The app of ``taskapi serve``: the API, plus an embedded worker (or at least the rescuer)."""
     store = open_migrated_store(settings)
     service = TaskService(store)
     app = create_app(service, max_body_bytes=settings.max_body_bytes)
@@ -38,10 +81,25 @@ def build_server_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded = EmbeddedWorker(build_worker(settings, store, service.signals)) if settings.run_worker else None
+        rescue = None
+        if embedded:
+            embedded.start()
+        else:  # no worker here, but a server still rescues the tasks of dead workers
+            rescuer = Rescuer(store)
+            rescue = asyncio.create_task(
+                every(settings.rescue_interval, lambda: asyncio.to_thread(rescuer.run_once), "rescue")
+            )
         async with inner_lifespan(app):
             try:
                 yield
             finally:
+                if embedded:
+                    await asyncio.to_thread(embedded.stop)
+                if rescue:
+                    rescue.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await rescue
                 store.close()
 
     app.router.lifespan_context = lifespan
@@ -49,7 +107,31 @@ def build_server_app(settings: Settings) -> FastAPI:
 
 
 def serve(settings: Settings) -> None:
-    """Run the API (and, with the workers issue, an embedded worker) until SIGTERM or Ctrl-C."""
+    """Run the API and the embedded worker until SIGTERM or Ctrl-C."""
     app = build_server_app(settings)
     log.info("taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    """``taskapi worker``: run a worker until SIGTERM/Ctrl-C (a second one hands tasks back at once)."""
+    store = open_migrated_store(settings)
+    worker = build_worker(settings, store)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        asked = 0
+
+        def on_signal() -> None:
+            nonlocal asked
+            asked += 1
+            worker.request_stop(force=asked > 1)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal)
+        await worker.run(burst=burst)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()

@@ -1,5 +1,6 @@
 """Workers: run handlers for claimed tasks (see ``Worker``), and the public handler surface."""
 
+from taskapi.worker._duties import LeaseRenewer, Rescuer, every
 from taskapi.worker._runner import StopReason
 from taskapi.worker._worker import Worker, WorkerOptions, WorkerStats, new_worker_id
 from taskapi.worker.context import TaskCancelled, TaskContext
@@ -7,12 +8,15 @@ from taskapi.worker.registry import HandlerSpec, handler, handler_modules, load_
 
 __all__ = [
     "HandlerSpec",
+    "LeaseRenewer",
+    "Rescuer",
     "StopReason",
     "TaskCancelled",
     "TaskContext",
     "Worker",
     "WorkerOptions",
     "WorkerStats",
+    "every",
     "handler",
     "handler_modules",
     "load_handlers",
