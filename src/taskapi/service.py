@@ -48,17 +48,15 @@ def check_id(name: str, value: object) -> int:
 
 
 def check_task_type(value: object, name: str = "task_type") -> TaskType:
-    try:
+    if isinstance(value, str) and value in TaskType.__members__.values():
         return TaskType(value)
-    except ValueError:
-        raise InvalidInput(name, f"must be one of {_TYPES}, got {value!r}") from None
+    raise InvalidInput(name, f"must be one of {_TYPES}, got {value!r}")
 
 
 def check_status(value: object) -> TaskStatus:
-    try:
+    if isinstance(value, str) and value in TaskStatus.__members__.values():
         return TaskStatus(value)
-    except ValueError:
-        raise InvalidInput("status", f"must be one of {_STATUSES}, got {value!r}") from None
+    raise InvalidInput("status", f"must be one of {_STATUSES}, got {value!r}")
 
 
 def check_limit(value: object) -> int:
@@ -112,7 +110,9 @@ class TaskService:
         if not 1 <= len(specs) <= MAX_BATCH:
             raise InvalidInput("tasks", f"must hold between 1 and {MAX_BATCH} tasks, got {len(specs)}")
         news = [
-            NewTask(check_id("project_id", project_id), check_task_type(task_type), check_params(params or {}))
+            NewTask(
+                check_id("project_id", project_id), check_task_type(task_type), check_params(params or {})
+            )
             for project_id, task_type, params in specs
         ]
         tasks = self.store.task_create_many(news)
@@ -166,4 +166,3 @@ def next_cursor(page: Sequence[ListedTask], limit: int) -> Cursor | None:
         return None
     last = page[-1]
     return Cursor(created_at=last.created_at, id=last.id)
-

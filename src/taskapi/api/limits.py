@@ -20,8 +20,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if _declared_length(scope) > self.max_bytes:
             await self._refuse(send)
             return
         received = 0
@@ -56,3 +55,9 @@ class BodySizeLimit:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's ``Content-Length``, or 0 when absent or not a number (then bodies are counted)."""
+    declared: bytes = dict(scope["headers"]).get(b"content-length", b"")
+    return int(declared) if declared.isdigit() else 0

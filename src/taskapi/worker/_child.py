@@ -15,10 +15,10 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from taskapi.worker._slots import SharedSlot
 from taskapi.worker.context import TaskCancelled, TaskContext
 from taskapi.worker.registry import load_handlers
 from taskapi.worker.results import describe_error, normalise_result
-from taskapi.worker._slots import SharedSlot
 
 _PR_SET_PDEATHSIG = 1
 

@@ -26,9 +26,13 @@ class Rescuer:
         rescued = self.store.task_rescue()
         for task in rescued:
             if task.status is TaskStatus.PENDING:
-                log.warning("task %d: its worker was lost on attempt %d; back to pending", task.id, task.attempt)
+                log.warning(
+                    "task %d: its worker was lost on attempt %d; back to pending", task.id, task.attempt
+                )
             else:
-                log.warning("task %d: its worker was lost on its last attempt (%d); failed", task.id, task.attempt)
+                log.warning(
+                    "task %d: its worker was lost on its last attempt (%d); failed", task.id, task.attempt
+                )
         return rescued
 
 

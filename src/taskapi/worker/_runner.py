@@ -149,7 +149,9 @@ async def run_in_child(running: RunningTask, pool: ChildPool, grace: float) -> O
     return _interpret_child(running, pool, child, answer)
 
 
-def _interpret_child(running: RunningTask, pool: ChildPool, child: Any, answer: asyncio.Future[Any]) -> Outcome:
+def _interpret_child(
+    running: RunningTask, pool: ChildPool, child: Any, answer: asyncio.Future[Any]
+) -> Outcome:
     exc = answer.exception()
     if isinstance(exc, ChildDied):
         pool.discard(child)

@@ -8,6 +8,7 @@ write is in flight the next ones gather, so many short tasks cost few transactio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -101,8 +102,12 @@ class Worker:
         self._wake = asyncio.Event()
         unsubscribe = self.signals.subscribe(self._on_signal) if self.signals else None
         duties = self._start_duties()
-        log.info("worker %s started: types %s, concurrency %d", self.worker_id, sorted(self.handlers),
-                 self.options.concurrency)
+        log.info(
+            "worker %s started: types %s, concurrency %d",
+            self.worker_id,
+            sorted(self.handlers),
+            self.options.concurrency,
+        )
         try:
             await self._claim_loop(burst)
             await self._drain()
@@ -142,8 +147,12 @@ class Worker:
     async def _drain(self) -> None:
         """Let running tasks finish within the shutdown timeout, then stop the rest and hand them back."""
         if self._runners and not self._force:
-            log.info("worker %s: waiting up to %g s for %d running task(s)", self.worker_id,
-                     self.options.shutdown_timeout, len(self._runners))
+            log.info(
+                "worker %s: waiting up to %g s for %d running task(s)",
+                self.worker_id,
+                self.options.shutdown_timeout,
+                len(self._runners),
+            )
             await asyncio.wait(set(self._runners), timeout=self.options.shutdown_timeout)
         for running in list(self._running.values()):
             running.stop(StopReason.SHUTDOWN)
@@ -168,10 +177,8 @@ class Worker:
                     continue
                 if burst and not self._running:
                     return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.options.poll_interval)
-            except TimeoutError:
-                pass
 
     async def _claim(self, limit: int) -> list[Task]:
         claim = Claim(
@@ -240,8 +247,11 @@ class Worker:
         )
         if not await self._write(completion):
             self.stats.dropped_writes += 1
-            log.info("task %d: outcome %s dropped, the task was cancelled or rescued meanwhile", task.id,
-                     outcome.kind)
+            log.info(
+                "task %d: outcome %s dropped, the task was cancelled or rescued meanwhile",
+                task.id,
+                outcome.kind,
+            )
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.kind == "completed":
