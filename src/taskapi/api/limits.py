@@ -19,42 +19,52 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        if _declared_length(scope) > self.max_bytes:
-            await self._refuse(send)
-            return
-        received = 0
-        refused = False
+        elif _declared_length(scope) > self.max_bytes:
+            await refuse(send, self.max_bytes)
+        else:
+            await _CountedRequest(self.max_bytes, receive, send).run(self.app, scope)
 
-        async def counting_receive() -> Message:
-            nonlocal received, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refused = True
-                    await self._refuse(send)
-                    return {"type": "http.disconnect"}
-            return message
 
-        async def guarded_send(message: Message) -> None:
-            if not refused:  # once refused, the app's own answer (if any) is dropped
-                await send(message)
+class _CountedRequest:
+    """One request whose streamed body is counted; past the limit it is answered 413 and cut off."""
 
+    def __init__(self, max_bytes: int, receive: Receive, send: Send) -> None:
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.refused = False
+        self._receive = receive
+        self._send = send
+
+    async def run(self, app: ASGIApp, scope: Scope) -> None:
         try:
-            await self.app(scope, counting_receive, guarded_send)
+            await app(scope, self.receive, self.send)
         except Exception:
-            if not refused:
+            if not self.refused:  # after a refusal the app's complaints about the cut body are moot
                 raise
 
-    async def _refuse(self, send: Send) -> None:
-        message = f"Request body too large: the limit is {self.max_bytes} bytes"
-        body = json.dumps({"code": 413, "message": message, "data": None}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def receive(self) -> Message:
+        if self.refused:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                self.refused = True
+                await refuse(self._send, self.max_bytes)
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: Message) -> None:
+        if not self.refused:  # once refused, the app's own answer (if any) is dropped
+            await self._send(message)
+
+
+async def refuse(send: Send, max_bytes: int) -> None:
+    message = f"Request body too large: the limit is {max_bytes} bytes"
+    body = json.dumps({"code": 413, "message": message, "data": None}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _declared_length(scope: Scope) -> int:
