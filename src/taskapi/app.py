@@ -81,7 +81,9 @@ def build_server_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        embedded = EmbeddedWorker(build_worker(settings, store, service.signals)) if settings.run_worker else None
+        embedded = (
+            EmbeddedWorker(build_worker(settings, store, service.signals)) if settings.run_worker else None
+        )
         rescue = None
         if embedded:
             embedded.start()
@@ -109,7 +111,9 @@ def build_server_app(settings: Settings) -> FastAPI:
 def serve(settings: Settings) -> None:
     """Run the API and the embedded worker until SIGTERM or Ctrl-C."""
     app = build_server_app(settings)
-    log.info("taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url)
+    log.info(
+        "taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
 
 

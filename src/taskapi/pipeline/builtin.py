@@ -41,7 +41,12 @@ def dedup(ctx: TaskContext) -> dict[str, Any]:
             seen.add(key)
             kept.append(record)
         ctx.progress(done, len(records))
-    return {"input": len(records), "unique": len(kept), "duplicates": len(records) - len(kept), "records": kept}
+    return {
+        "input": len(records),
+        "unique": len(kept),
+        "duplicates": len(records) - len(kept),
+        "records": kept,
+    }
 
 
 _SUFFIXES = ("s", "es", "ing", "ed", "ation")

@@ -14,7 +14,9 @@ def sqlite_path_from_url(url: str) -> Path | None:
     if url.startswith("sqlite:///"):
         return Path(url.removeprefix("sqlite:///"))
     if url.startswith("sqlite://"):
-        raise ValueError(f"unsupported SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db")
+        raise ValueError(
+            f"unsupported SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db"
+        )
     if "://" not in url:
         return Path(url)
     return None
