@@ -59,6 +59,8 @@ WHERE id = :id AND status IN ('pending', 'running')
 RETURNING id, worker_id, attempt
 
 -- name: task_claim
+-- Oldest first by (created_at, id): walks tasks_status_created backwards from the oldest pending row,
+-- so no sort and no scan however many tasks wait (ORDER BY id alone would sort every pending row).
 UPDATE tasks
 SET status = 'running',
     attempt = attempt + 1,
@@ -70,7 +72,7 @@ SET status = 'running',
 WHERE id IN (
     SELECT id FROM tasks
     WHERE status = 'pending' AND task_type IN (SELECT value FROM json_each(:task_types))
-    ORDER BY id
+    ORDER BY created_at, id
     LIMIT :limit
 )
 RETURNING *

@@ -27,7 +27,6 @@ CREATE INDEX tasks_status_created ON tasks (status, created_at DESC, id DESC);
 CREATE INDEX tasks_type_created ON tasks (task_type, created_at DESC, id DESC);
 CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
 
--- Workers: claim the oldest pending task of a type; rescue running tasks whose lease ran out.
-CREATE INDEX tasks_pending_claim ON tasks (task_type, id) WHERE status = 'pending';
-CREATE INDEX tasks_running_lease ON tasks (lease_expires_at) WHERE status = 'running';
+-- Workers: claim (oldest pending first) and rescue (expired leases among the running) walk
+-- tasks_status_created; renewing a worker's leases finds its running tasks here.
 CREATE INDEX tasks_running_worker ON tasks (worker_id) WHERE status = 'running';

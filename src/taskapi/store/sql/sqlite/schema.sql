@@ -1,0 +1,42 @@
+-- The canonical SQLite schema: what every migration applied in order to an empty database produces
+-- (tests/integration/test_migrations.py keeps the two equal). Read this file to learn the schema;
+-- change the schema only by adding a migration, then update this file to match.
+
+-- Bookkeeping of migrate(): one row per applied migration file (NNNN_name.sql).
+CREATE TABLE schema_migrations (
+    version    TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+);
+
+-- The queue: one row per task. Times are UTC, text 'YYYY-MM-DDTHH:MM:SS.ffffff' (sorts as it reads).
+CREATE TABLE tasks (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,  -- an id is never reused
+    project_id       INTEGER NOT NULL,
+    task_type        TEXT    NOT NULL,
+    status           TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+    progress         INTEGER NOT NULL DEFAULT 0,
+    total            INTEGER NOT NULL DEFAULT 0,
+    params           TEXT    NOT NULL DEFAULT '{}',      -- JSON object
+    result           TEXT,                               -- JSON, set on completion
+    error_message    TEXT    NOT NULL DEFAULT '',
+    created_at       TEXT    NOT NULL,
+    started_at       TEXT,
+    completed_at     TEXT,
+    attempt          INTEGER NOT NULL DEFAULT 0,         -- fences a worker's writes: (id, attempt)
+    max_attempts     INTEGER NOT NULL DEFAULT 3,
+    worker_id        TEXT,
+    lease_expires_at TEXT
+);
+
+-- List queries: every filter combination walks an index in (created_at, id) order and stops at LIMIT.
+CREATE INDEX tasks_project_status_created ON tasks (project_id, status, created_at DESC, id DESC);
+CREATE INDEX tasks_project_type_created ON tasks (project_id, task_type, created_at DESC, id DESC);
+CREATE INDEX tasks_project_created ON tasks (project_id, created_at DESC, id DESC);
+CREATE INDEX tasks_status_created ON tasks (status, created_at DESC, id DESC);
+CREATE INDEX tasks_type_created ON tasks (task_type, created_at DESC, id DESC);
+CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
+
+-- Workers: claim (oldest pending first) and rescue (expired leases among the running) walk
+-- tasks_status_created; lease_renew finds a worker's running tasks here.
+CREATE INDEX tasks_running_worker ON tasks (worker_id) WHERE status = 'running';

@@ -1,0 +1,302 @@
+"""The service's rules on a real SQLite file: bad input raises ``InvalidInput`` naming the field, and
+then nothing was written and nothing announced."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from taskapi.domain import (
+    MAX_ID,
+    InvalidInput,
+    TaskNotCancellable,
+    TaskNotFound,
+    TaskQuery,
+    TaskStatus,
+    TaskType,
+)
+from taskapi.service import MAX_BATCH, TaskService, next_cursor
+from taskapi.signals import TaskSignal
+from taskapi.store.base import Claim
+from taskapi.store.sqlite import SQLiteStore
+
+BAD_IDS: list[object] = [0, -1, MAX_ID + 1, "1", 1.0, True, None]
+
+
+@pytest.fixture
+def store(sqlite_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(sqlite_path)
+    opened.migrate()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def announced(service: TaskService) -> list[TaskSignal]:
+    heard: list[TaskSignal] = []
+    service.signals.subscribe(heard.append)
+    return heard
+
+
+@pytest.fixture
+def service(store: SQLiteStore) -> TaskService:
+    return TaskService(store)
+
+
+def rejects(field: str, call: Callable[[], object], *mentions: str) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        call()
+    assert caught.value.field == field, caught.value
+    for mention in mentions:
+        assert mention in caught.value.detail, caught.value.detail
+    return caught.value
+
+
+def nothing_written(store: SQLiteStore, announced: list[TaskSignal]) -> bool:
+    return store.task_list(TaskQuery()) == [] and announced == []
+
+
+def deep_list(depth: int) -> list[Any]:
+    root: list[Any] = []
+    node = root
+    for _ in range(depth):
+        child: list[Any] = []
+        node.append(child)
+        node = child
+    return root
+
+
+# -- create -------------------------------------------------------------------------------------------
+
+
+def test_create_stores_and_announces(service: TaskService, announced: list[TaskSignal]) -> None:
+    task = service.create(3, "keyword_expand", {"seed": "graphene"})
+    assert (task.project_id, task.task_type, task.params) == (3, "keyword_expand", {"seed": "graphene"})
+    assert service.get(task.id) == task
+    assert announced == [TaskSignal("created", task.id, task_type="keyword_expand")]
+
+
+def test_create_without_params_stores_an_empty_object(service: TaskService) -> None:
+    assert service.create(1, "search").params == {}
+    assert service.create(1, "search", None).params == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InvalidInput,
+    reason="BUG src/taskapi/service.py:73: check_params accepts any Mapping but json.dumps(value) "
+    "refuses a Mapping that is not a dict; dump dict(value) instead",
+)
+def test_create_accepts_any_mapping_as_params(service: TaskService) -> None:
+    assert service.create(1, "search", MappingProxyType({"a": 1})).params == {"a": 1}
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_create_rejects_bad_project_id(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: object
+) -> None:
+    rejects("project_id", lambda: service.create(bad, "search"), "between 1 and")  # type: ignore[arg-type]
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize("bad", ["foo", "SEARCH", "", None, 3])
+def test_create_rejects_unknown_task_type(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: object
+) -> None:
+    error = rejects("task_type", lambda: service.create(1, bad), "search", "keyword_expand")  # type: ignore[arg-type]
+    assert repr(bad) in error.detail
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[1, 2], "text", 5, ("a", 1)],
+    ids=["list", "str", "int", "tuple"],
+)
+def test_create_rejects_params_that_are_not_an_object(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: object
+) -> None:
+    rejects("params", lambda: service.create(1, "search", bad), "JSON object")  # type: ignore[arg-type]
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG src/taskapi/service.py:114: `check_params(params or {})` turns any falsy params "
+    "([], '', 0, False) into {} instead of refusing them; use `{} if params is None else params`",
+)
+@pytest.mark.parametrize("bad", [[], "", 0, False], ids=["empty-list", "empty-str", "zero", "false"])
+def test_create_rejects_falsy_params_that_are_not_an_object(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: object
+) -> None:
+    rejects("params", lambda: service.create(1, "search", bad), "JSON object")  # type: ignore[arg-type]
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"x": math.nan},
+        {"x": math.inf},
+        {"x": -math.inf},
+        {"nested": {"list": [1, math.nan]}},
+        {"x": object()},
+        {"x": {1, 2}},
+        {(1, 2): "tuple key"},
+    ],
+    ids=["nan", "inf", "-inf", "nested-nan", "object", "set", "tuple-key"],
+)
+def test_create_rejects_params_that_are_not_json(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: dict[Any, Any]
+) -> None:
+    rejects("params", lambda: service.create(1, "search", bad), "JSON")
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RecursionError,
+    reason="BUG src/taskapi/service.py:75: check_params catches (TypeError, ValueError) but "
+    "json.dumps raises RecursionError on deep nesting; catch RecursionError too",
+)
+def test_create_rejects_params_nested_too_deep(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal]
+) -> None:
+    rejects("params", lambda: service.create(1, "search", {"deep": deep_list(100_000)}))
+    assert nothing_written(store, announced)
+
+
+def test_create_many_writes_nothing_when_one_spec_is_bad(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal]
+) -> None:
+    specs: list[tuple[int, str, dict[str, Any] | None]] = [
+        (1, "search", {}),
+        (2, "ocr", None),
+        (3, "crawl", {"x": math.nan}),
+    ]
+    rejects("params", lambda: service.create_many(specs))
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize("count", [0, MAX_BATCH + 1])
+def test_create_many_rejects_empty_and_oversized_batches(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], count: int
+) -> None:
+    specs: list[tuple[int, str, dict[str, Any] | None]] = [(1, "search", None)] * count
+    rejects("tasks", lambda: service.create_many(specs), str(MAX_BATCH))
+    assert nothing_written(store, announced)
+
+
+def test_create_many_creates_all_in_order(service: TaskService, announced: list[TaskSignal]) -> None:
+    tasks = service.create_many([(1, "search", None), (2, "ocr", {"page": 1})])
+    assert [(t.project_id, t.task_type, t.params) for t in tasks] == [
+        (1, "search", {}),
+        (2, "ocr", {"page": 1}),
+    ]
+    assert [s.task_id for s in announced] == [t.id for t in tasks]
+
+
+# -- get, list ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_get_rejects_bad_id(service: TaskService, bad: object) -> None:
+    rejects("id", lambda: service.get(bad))  # type: ignore[arg-type]
+
+
+def test_get_unknown_is_not_found(service: TaskService) -> None:
+    with pytest.raises(TaskNotFound) as caught:
+        service.get(MAX_ID)
+    assert caught.value.task_id == MAX_ID
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1001, True, "50", 1.5, None])
+def test_list_rejects_limit_outside_1_to_1000(service: TaskService, bad: object) -> None:
+    rejects("limit", lambda: service.list(limit=bad), "between 1 and 1000")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["done", "PENDING", "", 1])
+def test_list_rejects_unknown_status(service: TaskService, bad: object) -> None:
+    rejects("status", lambda: service.list(status=bad), "pending", "cancelled")  # type: ignore[arg-type]
+
+
+def test_list_rejects_unknown_task_type_and_bad_project(service: TaskService) -> None:
+    rejects("task_type", lambda: service.list(task_type="pdf"), "keyword_expand")
+    rejects("project_id", lambda: service.list(project_id=0))
+
+
+def test_list_accepts_the_limit_bounds_and_filters(service: TaskService) -> None:
+    made = service.create_many([(1, "search", None), (1, "ocr", None), (2, "search", None)])
+    assert [t.id for t in service.list(limit=1000)] == [t.id for t in reversed(made)]
+    assert [t.id for t in service.list(limit=1)] == [made[-1].id]
+    assert [t.id for t in service.list(project_id=1, task_type="ocr", status="pending")] == [made[1].id]
+
+
+def test_list_takes_naive_times_as_utc(service: TaskService) -> None:
+    task = service.create(1, "search")
+    naive_before = (task.created_at - timedelta(seconds=1)).replace(tzinfo=None)
+    assert [t.id for t in service.list(created_after=naive_before)] == [task.id]
+    assert service.list(created_before=naive_before) == []
+
+
+def test_next_cursor_only_when_the_page_is_full(service: TaskService) -> None:
+    service.create_many([(1, "search", None)] * 3)
+    full = service.list(limit=2)
+    cursor = next_cursor(full, 2)
+    assert cursor is not None and (cursor.created_at, cursor.id) == (full[-1].created_at, full[-1].id)
+    rest = service.list(limit=2, after=cursor)
+    assert len(rest) == 1 and next_cursor(rest, 2) is None
+    assert next_cursor([], 2) is None
+
+
+# -- cancel -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_cancel_rejects_bad_id(service: TaskService, announced: list[TaskSignal], bad: object) -> None:
+    rejects("id", lambda: service.cancel(bad))  # type: ignore[arg-type]
+    assert announced == []
+
+
+def test_cancel_pending_announces_without_a_worker(service: TaskService, announced: list[TaskSignal]) -> None:
+    task = service.create(1, "search")
+    service.cancel(task.id)
+    assert service.get(task.id).status is TaskStatus.CANCELLED
+    assert announced[-1] == TaskSignal("cancelled", task.id, worker_id=None)
+
+
+def test_cancel_running_tells_its_worker(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal]
+) -> None:
+    task = service.create(1, "search")
+    store.task_claim(Claim("worker-3", [TaskType.SEARCH.value], 1, 30.0, {}))
+    service.cancel(task.id)
+    assert announced[-1] == TaskSignal("cancelled", task.id, worker_id="worker-3")
+
+
+def test_cancel_twice_is_not_cancellable(service: TaskService, announced: list[TaskSignal]) -> None:
+    task = service.create(1, "search")
+    service.cancel(task.id)
+    with pytest.raises(TaskNotCancellable) as caught:
+        service.cancel(task.id)
+    assert caught.value.status is TaskStatus.CANCELLED
+    assert [s.kind for s in announced] == ["created", "cancelled"]
+
+
+def test_cancel_unknown_is_not_found(service: TaskService) -> None:
+    with pytest.raises(TaskNotFound):
+        service.cancel(123)
+
+
+def test_open_migrates_and_closes(database_url: str) -> None:
+    with TaskService.open(database_url) as tasks:
+        created = tasks.create(1, "dedup")
+    with TaskService.open(database_url, migrate=False) as tasks:
+        assert tasks.get(created.id).created_at.tzinfo == UTC
+        assert tasks.get(created.id).created_at <= datetime.now(UTC)
