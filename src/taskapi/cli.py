@@ -1,52 +1,440 @@
-"""The ``taskapi`` command: serve the API, migrate the store, and manage tasks from a terminal."""
+"""The ``taskapi`` command: serve the API, run a worker, migrate the store, and manage tasks.
+
+The task commands (``submit``, ``list``, ``show``, ``cancel``) are a thin layer over ``TaskService``
+that talks to the store directly, no HTTP. Their ``--json`` output is built from the API's own schemas,
+so a script sees the same field names and time rendering as over HTTP. Exit codes scripts rely on:
+0 ok, 1 task not found or not cancellable, 2 bad usage (bad values, bad database URL), 3 store
+unavailable; every failure is one line on stderr, never a traceback.
+
+The API's schemas are imported where output is written: ``taskapi.api`` imports FastAPI (most of a
+second), which ``--help``, ``migrate`` and every error path do not need.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Annotated
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
+from pydantic import ValidationError
+from rich import box
+from rich.console import Console
+from rich.json import JSON
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 
+from taskapi.domain import (
+    DEFAULT_LIST_LIMIT,
+    MAX_LIST_LIMIT,
+    Cursor,
+    InvalidInput,
+    StoreUnavailable,
+    Task,
+    TaskNotCancellable,
+    TaskNotFound,
+    TaskStatus,
+    TaskType,
+    decode_cursor,
+    encode_cursor,
+)
+from taskapi.service import TaskService, next_cursor
 from taskapi.settings import Settings
+from taskapi.store import open_store
+from taskapi.store.base import ListedTask
 
-app = typer.Typer(help="taskapi: background tasks of the literature-research pipeline.", no_args_is_help=True)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+_TYPES = ", ".join(t.value for t in TaskType)
+_STATUSES = ", ".join(s.value for s in TaskStatus)
+_STATUS_STYLES = {
+    TaskStatus.PENDING: "yellow",
+    TaskStatus.RUNNING: "cyan",
+    TaskStatus.COMPLETED: "green",
+    TaskStatus.FAILED: "red",
+    TaskStatus.CANCELLED: "dim",
+}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+app = typer.Typer(
+    help="taskapi: background tasks of the literature-research pipeline.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (sqlite:///PATH or postgresql://...); env TASKAPI_DATABASE_URL."),
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///PATH or postgresql://...). "
+        "Default: env TASKAPI_DATABASE_URL, else sqlite:///./taskapi.db.",
+        show_default=False,
+    ),
 ]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON shaped as the API's data instead of a table.")
+]
+TaskIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Task ID.", show_default=False)]
+
+
+# -- failures and exit codes ------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One line on stderr and the exit code, so that scripts can branch without parsing tracebacks."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn the service's errors into the documented exit codes (bugs still surface as tracebacks)."""
+    try:
+        yield
+    except (TaskNotFound, TaskNotCancellable) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except InvalidInput as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except StoreUnavailable as exc:
+        _fail(f"task store unavailable: {exc}", EXIT_UNAVAILABLE)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password: messages and logs must not leak credentials."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextmanager
+def _opening(url: str) -> Iterator[None]:
+    """Errors of opening a store: a bad URL is the caller's mistake (2), an unreachable store is not (3)."""
+    try:
+        yield
+    except ValueError as exc:
+        _fail(str(exc).replace(url, _redact(url)), EXIT_USAGE)
+    except ImportError as exc:
+        _fail(f"no store driver for {_redact(url)!r} in this installation ({exc})", EXIT_USAGE)
+    except OSError as exc:
+        _fail(f"task store unavailable: cannot open {_redact(url)!r}: {exc}", EXIT_UNAVAILABLE)
+
+
+# -- settings and the service -----------------------------------------------------------------------
 
 
 def _settings(db: str | None, **overrides: object) -> Settings:
+    """Flags over the environment; a bad value from either is a usage error, not a traceback."""
     values = {key: value for key, value in overrides.items() if value is not None}
     if db is not None:
         values["database_url"] = db
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid settings: {problems}", EXIT_USAGE)
+
+
+@contextmanager
+def _service(db: str | None) -> Iterator[TaskService]:
+    """The migrated service for one command, with every failure mapped to its exit code."""
+    url = _settings(db).database_url
+    with _exit_codes(), ExitStack() as stack:
+        with _opening(url):
+            service = stack.enter_context(TaskService.open(url))
+        yield service
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _check_store_url(url: str) -> None:
+    """Open and close the store once, so a long-running command fails fast (and cleanly) on a bad URL."""
+    with _opening(url):
+        open_store(url).close()
+
+
+# -- parsing what the API would parse ---------------------------------------------------------------
+
+
+def _parse_params(text: str) -> dict[str, Any]:
+    """``--params`` must be a JSON object; checked here because the service takes a falsy value as {}."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"--params: not valid JSON: {exc}", EXIT_USAGE)
+    if not isinstance(value, dict):
+        _fail(f"--params: must be a JSON object, got {_JSON_TYPES.get(type(value), 'number')}", EXIT_USAGE)
+    return value
+
+
+def _parse_time(option: str, text: str | None) -> datetime | None:
+    """An ISO 8601 time; without an offset it is UTC, as every time the API shows."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option}: not an ISO 8601 time (e.g. 2025-03-12T10:00:00), got {text!r}", EXIT_USAGE)
+
+
+def _parse_cursor(token: str | None) -> Cursor | None:
+    """The cursor a previous ``list`` printed; the domain's message speaks of HTTP headers, ours not."""
+    if token is None:
+        return None
+    try:
+        return decode_cursor(token)
+    except InvalidInput:
+        _fail("--cursor: not a cursor this command printed (copy it from the 'next page' line)", EXIT_USAGE)
+
+
+# -- output -----------------------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    """A console on the current stdout (tests swap it), without guessing colours for numbers."""
+    return Console(highlight=False)
+
+
+def _print_json(data: object) -> None:
+    """Machine-clean JSON: the only thing a ``--json`` command writes to stdout."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLES.get(TaskStatus(status), ""))
+
+
+def _progress_text(progress: int, total: int) -> Text:
+    """``30/100 30%``; a total of 0 means the handler has not said, so no percentage."""
+    if total <= 0:
+        return Text(f"{progress}/{total}")
+    return Text(f"{progress}/{total} {progress * 100 // total:>3}%")
+
+
+def _detail_cell(name: str, value: Any, data: dict[str, Any]) -> Text | JSON:
+    """One detail value for people: JSON pretty-printed, absent values dimmed, user text never markup."""
+    if name in ("params", "result") and value is not None:
+        return JSON.from_data(value, indent=2)
+    if name == "status":
+        return _status_text(value)
+    if name == "progress":
+        return _progress_text(value, data["total"])
+    if value is None or value == "":
+        return Text("-", style="dim")
+    return Text(str(value))
+
+
+def _detail_panel(data: dict[str, Any], title: str) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for name, value in data.items():
+        table.add_row(name, _detail_cell(name, value, data))
+    return Panel(table, title=title, title_align="left", expand=False)
+
+
+def _print_detail(task: Task, as_json: bool, title: str) -> None:
+    from taskapi.api.schemas import TaskDetailSchema
+
+    data = TaskDetailSchema.of(task).model_dump(mode="json")
+    if as_json:
+        _print_json(data)
+    else:
+        _console().print(_detail_panel(data, title))
+
+
+def _list_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for header in ("ID", "Project", "Type", "Status", "Progress", "Created (UTC)"):
+        right = header in ("ID", "Project", "Progress")
+        table.add_column(header, justify="right" if right else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["project_id"]),
+            row["task_type"],
+            _status_text(row["status"]),
+            _progress_text(row["progress"], row["total"]),
+            row["created_at"],
+        )
+    return table
+
+
+def _print_list(page: Sequence[ListedTask], as_json: bool) -> None:
+    from taskapi.api.schemas import TaskSchema
+
+    rows = [TaskSchema.of(task).model_dump(mode="json") for task in page]
+    if as_json:
+        _print_json(rows)
+    elif rows:
+        _console().print(_list_table(rows))
+    else:
+        typer.echo("No tasks.")
+
+
+# -- commands ---------------------------------------------------------------------------------------
 
 
 @app.command()
 def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8000).")] = None,
 ) -> None:
-    """Migrate the store and serve the HTTP API."""
+    """Migrate the store and serve the HTTP API (with an embedded worker)."""
     from taskapi.app import serve as run
 
     settings = _settings(db, host=host, port=port)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(settings)
+    _check_store_url(settings.database_url)
+    _configure_logging(settings)
+    with _exit_codes():
+        run(settings)
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    handlers: Annotated[
+        str | None,
+        typer.Option(
+            help="Handler modules, comma-separated, overriding the built-in ones; env TASKAPI_HANDLERS."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Tasks run at once; env TASKAPI_CONCURRENCY.")
+    ] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once no task is left to run.")] = False,
+) -> None:
+    """Run a worker without the HTTP API until SIGTERM or Ctrl-C (twice: hand tasks back at once)."""
+    from taskapi.app import run_worker
+    from taskapi.worker import load_handlers
+
+    settings = _settings(db, handlers=handlers, concurrency=concurrency)
+    _check_store_url(settings.database_url)
+    try:
+        load_handlers(settings.handlers)
+    except ImportError as exc:
+        _fail(f"--handlers: cannot import handler modules: {exc}", EXIT_USAGE)
+    _configure_logging(settings)
+    with _exit_codes():
+        run_worker(settings, burst=burst)
 
 
 @app.command()
 def migrate(db: DbOption = None) -> None:
-    """Apply pending migrations to the store and exit."""
-    from taskapi.app import open_migrated_store
+    """Apply the pending migrations to the store and say which (the service also does at start)."""
+    url = _settings(db).database_url
+    with _exit_codes():
+        with _opening(url):
+            store = open_store(url)
+        try:
+            applied = store.migrate()
+        finally:
+            store.close()
+    if applied:
+        typer.echo(f"Applied migrations {', '.join(applied)} to {_redact(url)}")
+    else:
+        typer.echo(f"Store {_redact(url)} is up to date: no migration to apply")
 
-    store = open_migrated_store(_settings(db))
-    store.close()
-    typer.echo("migrations applied")
+
+@app.command()
+def submit(
+    task_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help=f"Task type: {_TYPES}.", show_default=False)
+    ],
+    project: Annotated[
+        int, typer.Option("--project", "-p", help="Project ID of the task.", show_default=False)
+    ],
+    params: Annotated[
+        str, typer.Option(help='Task parameters as a JSON object, e.g. \'{"query": "graphene"}\'.')
+    ] = "{}",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a task; it waits as pending until a worker claims it."""
+    values = _parse_params(params)
+    with _service(db) as service:
+        task = service.create(project, task_type, values)
+    _print_detail(task, as_json, title=f"Task {task.id} created")
+
+
+@app.command("list")
+def list_tasks(
+    project: Annotated[
+        int | None, typer.Option("--project", "-p", help="Only tasks of this project ID.")
+    ] = None,
+    status: Annotated[str | None, typer.Option(help=f"Only tasks in this status: {_STATUSES}.")] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--type", help=f"Only tasks of this type: {_TYPES}.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(help=f"Maximum number of tasks, 1..{MAX_LIST_LIMIT}.")
+    ] = DEFAULT_LIST_LIMIT,
+    created_after: Annotated[
+        str | None, typer.Option(help="Only tasks created after this ISO 8601 time (UTC unless an offset).")
+    ] = None,
+    created_before: Annotated[
+        str | None, typer.Option(help="Only tasks created before this ISO 8601 time (UTC unless an offset).")
+    ] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after the page that printed this cursor (on stderr).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List tasks, newest first; when more follow, the next page's --cursor is printed on stderr."""
+    after = _parse_cursor(cursor)
+    since = _parse_time("--created-after", created_after)
+    until = _parse_time("--created-before", created_before)
+    with _service(db) as service:
+        page = service.list(
+            project_id=project,
+            status=status,
+            task_type=task_type,
+            created_after=since,
+            created_before=until,
+            after=after,
+            limit=limit,
+        )
+    _print_list(page, as_json)
+    following = next_cursor(page, limit)
+    if following is not None:
+        typer.echo(f"next page: --cursor {encode_cursor(following)}", err=True)
+
+
+@app.command()
+def show(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show one task in full: params, result, error message and times."""
+    with _service(db) as service:
+        task = service.get(task_id)
+    _print_detail(task, as_json, title=f"Task {task.id}")
+
+
+@app.command()
+def cancel(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Cancel a pending or running task (exit 1 if it is already completed, failed or cancelled)."""
+    with _service(db) as service:
+        service.cancel(task_id)
+    if as_json:
+        from taskapi.api.schemas import ApiResponse
+
+        _print_json(ApiResponse[None](code=200, message="Task cancelled", data=None).model_dump(mode="json"))
+    else:
+        typer.echo(f"Task {task_id} cancelled")
 
 
 def main() -> None:
-    app()
+    """The console script ``taskapi``; ``python -m taskapi`` names itself the same in its help."""
+    app(prog_name="taskapi")
