@@ -1,0 +1,24 @@
+"""Handlers with a ``timeout`` of 0.3 s that never finish on their own: ``search`` async, ``crawl`` sync."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from taskapi import TaskContext, handler
+from tests.handlers.basic import mark
+
+
+@handler("search", timeout=0.3)
+async def slow_search(ctx: TaskContext) -> Any:
+    mark(ctx, "started", str(os.getpid()))
+    await asyncio.sleep(60)
+    return {"finished": True}
+
+
+@handler("crawl", timeout=0.3)
+def stubborn_crawl(ctx: TaskContext) -> Any:
+    mark(ctx, "started", str(os.getpid()))
+    while True:
+        pass
