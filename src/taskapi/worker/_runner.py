@@ -90,6 +90,8 @@ def _stopped(running: RunningTask, *, killed: bool = False) -> Outcome:
 
 async def run_async(running: RunningTask, grace: float) -> Outcome:
     """Run an ``async def`` handler on this event loop."""
+    if running.stop_reason is not None:  # stopped before it started: there is no handler to cancel
+        return _stopped(running)
     handler_task = asyncio.ensure_future(running.spec.func(running.context()))
     running.handler_task = handler_task
     done, _ = await asyncio.wait({handler_task}, timeout=running.spec.timeout)
