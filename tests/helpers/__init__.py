@@ -1,0 +1,1 @@
+"""Helpers shared by the API tests: the app in-process and as a real server process."""
