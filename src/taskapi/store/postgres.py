@@ -1,0 +1,333 @@
+"""The scale-out store: one PostgreSQL database shared by every API replica and worker host.
+
+Sync psycopg 3 over a ``psycopg_pool.ConnectionPool`` (the code base's one choice: workers call the
+store from threads). Connections run in autocommit: every method but ``migrate`` and ``task_finish`` is
+a single statement, so it is its own transaction and costs one round trip; those two open an explicit
+transaction. Times are the database's clock, never this host's, so hosts with skewed clocks still agree.
+Connection failures and pool timeouts surface as ``StoreUnavailable``, as do transient transaction
+aborts (deadlock, serialization), which a caller may simply retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus
+from taskapi.store._queries import load_migrations, load_queries
+from taskapi.store.base import (
+    CancelledTask,
+    Claim,
+    Completion,
+    ListedTask,
+    ProgressWrite,
+    RescuedTask,
+    TaskState,
+)
+
+Row = dict[str, Any]
+_LIST_FILTERS = ("project_id", "status", "task_type", "created_after", "created_before", "after")
+_TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """psycopg answers in the session's time zone; every layer above expects UTC."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    """A time for a parameter: naive is taken as UTC (as the SQLite store does when it formats)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _row_to_task(row: Row) -> Task:
+    return Task(
+        id=row["id"],
+        project_id=row["project_id"],
+        task_type=row["task_type"],
+        status=TaskStatus(row["status"]),
+        progress=row["progress"],
+        total=row["total"],
+        params=row["params"],
+        result=row["result"],
+        error_message=row["error_message"],
+        created_at=row["created_at"].astimezone(UTC),
+        started_at=_utc(row["started_at"]),
+        completed_at=_utc(row["completed_at"]),
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        worker_id=row["worker_id"],
+        lease_expires_at=_utc(row["lease_expires_at"]),
+    )
+
+
+def _row_to_listed(row: Row) -> ListedTask:
+    return ListedTask(
+        id=row["id"],
+        project_id=row["project_id"],
+        task_type=row["task_type"],
+        status=TaskStatus(row["status"]),
+        progress=row["progress"],
+        total=row["total"],
+        created_at=row["created_at"].astimezone(UTC),
+    )
+
+
+def describe_url(url: str) -> str:
+    """``host:port/dbname`` of a URL, without the password, for messages and logs."""
+    try:
+        parts = pg_conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<invalid PostgreSQL URL>"
+    host = parts.get("host") or "localhost"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+class PostgresStore:
+    """A ``Store`` on a PostgreSQL database (15+), safe to share between threads.
+
+    ``min_size``/``max_size`` bound the pool (an API replica wants about its thread count, a worker
+    about its concurrency plus its duties); ``timeout`` is how long a call waits for a connection, and
+    the constructor for the first one, before ``StoreUnavailable``.
+    """
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0) -> None:
+        try:
+            settings = pg_conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise ValueError(f"invalid PostgreSQL URL: {exc}") from None
+        self.url = url
+        self.where = describe_url(url)
+        self.min_size, self.max_size = min_size, max_size
+        self._queries = load_queries(self.dialect)
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in settings:  # a dead host must not hang a call for minutes
+            kwargs["connect_timeout"] = max(1, round(timeout))
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs=kwargs,
+            open=False,
+            name=f"taskapi {self.where}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except psycopg.OperationalError as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {self._why(exc)}") from exc
+
+    def _why(self, exc: Exception) -> str:
+        """Why the first connection failed: a pool timeout hides the reason, so connect once directly."""
+        try:
+            psycopg.connect(self.url, connect_timeout=2).close()
+        except psycopg.Error as direct:
+            return str(direct).strip()
+        return str(exc)
+
+    # -- connections ------------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; a lost server or an exhausted pool becomes ``StoreUnavailable``."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except _TRANSIENT as exc:
+            self._drop_broken_connections()
+            raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {exc}") from exc
+
+    def _drop_broken_connections(self) -> None:
+        """After a server restart every idle connection is dead; test them now, so that only this
+        call fails instead of one call per pooled connection."""
+        with suppress(psycopg.Error):
+            self._pool.check()
+
+    def _fetch(self, name: str, params: dict[str, Any] | None = None) -> list[Row]:
+        with self._connection() as conn:
+            return _fetch(conn, self._queries[name], params)
+
+    def _execute(self, name: str, params: dict[str, Any]) -> int:
+        """Run one statement; answer its row count."""
+        with self._connection() as conn:
+            return conn.execute(self._queries[name], params).rowcount
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def ping(self) -> None:
+        self._fetch("ping")
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """One transaction under an advisory lock: concurrent migrators apply each version once."""
+        applied_now: list[str] = []
+        with self._connection() as conn, conn.transaction():
+            conn.execute(self._queries["migrations_create_table"], prepare=False)
+            done = {row["version"] for row in _fetch(conn, self._queries["migrations_applied"])}
+            for migration in load_migrations(self.dialect):
+                if migration.version in done:
+                    continue
+                conn.execute(migration.sql, prepare=False)
+                conn.execute(self._queries["migration_record"], {"version": migration.version})
+                applied_now.append(migration.version)
+        return applied_now
+
+    # -- the service's operations -----------------------------------------------------------
+
+    def task_create(self, new: NewTask) -> Task:
+        return self.task_create_many([new])[0]
+
+    def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
+        if not news:
+            return []
+        params = {
+            "project_ids": [new.project_id for new in news],
+            "task_types": [str(new.task_type) for new in news],
+            "params": [json.dumps(new.params, separators=(",", ":")) for new in news],
+        }
+        try:
+            rows = self._fetch("task_insert", params)
+        except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
+            raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
+        return sorted((_row_to_task(row) for row in rows), key=lambda task: task.id)
+
+    def task_get(self, task_id: int) -> Task | None:
+        rows = self._fetch("task_get", {"id": task_id})
+        return _row_to_task(rows[0]) if rows else None
+
+    def task_list(self, query: TaskQuery) -> list[ListedTask]:
+        sql, params = self.task_list_sql(query)
+        with self._connection() as conn:
+            return [_row_to_listed(row) for row in _fetch(conn, sql, params)]
+
+    def task_list_sql(self, query: TaskQuery) -> tuple[str, dict[str, Any]]:
+        """The list query for these filters (public so the query-plan test can EXPLAIN it)."""
+        params: dict[str, Any] = {
+            "limit": query.limit,
+            "project_id": query.project_id,
+            "status": None if query.status is None else str(query.status),
+            "task_type": None if query.task_type is None else str(query.task_type),
+            "created_after": _as_utc(query.created_after),
+            "created_before": _as_utc(query.created_before),
+            "after_created_at": None if query.after is None else _as_utc(query.after.created_at),
+            "after_id": None if query.after is None else query.after.id,
+        }
+        present = [
+            name
+            for name in _LIST_FILTERS
+            if (params["after_id"] if name == "after" else params[name]) is not None
+        ]
+        filters = " AND ".join(self._queries[f"task_list.{name}"] for name in present) or "TRUE"
+        return self._queries["task_list"].replace("{filters}", filters), params
+
+    def task_cancel(self, task_id: int) -> CancelledTask | None:
+        rows = self._fetch("task_cancel", {"id": task_id})
+        if not rows:
+            return None
+        return CancelledTask(id=rows[0]["id"], worker_id=rows[0]["worker_id"], attempt=rows[0]["attempt"])
+
+    # -- the workers' operations ------------------------------------------------------------
+
+    def task_claim(self, claim: Claim) -> list[Task]:
+        params = {
+            "worker_id": claim.worker_id,
+            "task_types": list(claim.task_types),
+            "limit": claim.limit,
+            "lease_seconds": claim.lease_seconds,
+            "max_attempts": json.dumps(dict(claim.max_attempts)),
+        }
+        rows = self._fetch("task_claim", params)
+        return sorted((_row_to_task(row) for row in rows), key=lambda task: task.id)
+
+    def task_set_progress(self, writes: Sequence[ProgressWrite], lease_seconds: float) -> list[int]:
+        if not writes:
+            return []
+        # One row per (id, attempt), the last write winning, as writing them one by one would end.
+        latest = list({(w.id, w.attempt): w for w in writes}.values())
+        params = {
+            "ids": [w.id for w in latest],
+            "attempts": [w.attempt for w in latest],
+            "progress": [w.progress for w in latest],
+            "totals": [w.total for w in latest],
+            "lease_seconds": lease_seconds,
+        }
+        written = {(row["id"], row["attempt"]) for row in self._fetch("task_set_progress", params)}
+        return [w.id for w in writes if (w.id, w.attempt) not in written]
+
+    def task_finish(self, completions: Sequence[Completion]) -> list[int]:
+        if not completions:
+            return []
+        firsts: dict[tuple[int, int], Completion] = {}
+        for done in completions:  # a second outcome of one attempt loses, as it would one by one
+            firsts.setdefault((done.id, done.attempt), done)
+        succeeded = [done for done in firsts.values() if done.succeeded]
+        failed = [done for done in firsts.values() if not done.succeeded]
+        won: set[tuple[int, int]] = set()
+        with self._connection() as conn, conn.transaction():
+            if succeeded:
+                results = [json.dumps(done.result, separators=(",", ":")) for done in succeeded]
+                won |= _finish(conn, self._queries["task_complete"], succeeded, "results", results)
+            if failed:
+                # PostgreSQL text cannot hold NUL; an exception message may. Losing the whole batch
+                # of outcomes over one character would be worse than replacing it.
+                errors = [(done.error_message or "").replace("\x00", "\ufffd") for done in failed]
+                won |= _finish(conn, self._queries["task_fail"], failed, "error_messages", errors)
+        return [
+            done.id
+            for done in completions
+            if firsts[(done.id, done.attempt)] is done and (done.id, done.attempt) in won
+        ]
+
+    def task_release(self, task_id: int, attempt: int) -> bool:
+        return self._execute("task_release", {"id": task_id, "attempt": attempt}) == 1
+
+    def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
+        return self._execute("lease_renew", {"worker_id": worker_id, "lease_seconds": lease_seconds})
+
+    def task_rescue(self) -> list[RescuedTask]:
+        rows = self._fetch("task_rescue")
+        return sorted(
+            (RescuedTask(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows),
+            key=lambda rescued: rescued.id,
+        )
+
+    def task_states(self, task_ids: Sequence[int]) -> list[TaskState]:
+        if not task_ids:
+            return []
+        rows = self._fetch("task_status_many", {"ids": list(task_ids)})
+        return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
+
+
+def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> list[Row]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+def _finish(
+    conn: psycopg.Connection[Any], sql: str, batch: list[Completion], column: str, values: list[Any]
+) -> set[tuple[int, int]]:
+    """One UPDATE for a batch of outcomes of one kind; answer the (id, attempt) pairs it wrote."""
+    params = {
+        "ids": [done.id for done in batch],
+        "attempts": [done.attempt for done in batch],
+        "progress": [done.progress for done in batch],
+        "totals": [done.total for done in batch],
+        column: values,
+    }
+    return {(row["id"], row["attempt"]) for row in _fetch(conn, sql, params)}

@@ -1,0 +1,39 @@
+-- The queue: one row per task. Times are timestamptz (instants, microseconds), taken from the database
+-- clock so that every host sharing the database agrees on them.
+-- fillfactor 90 leaves room on each page so that progress writes and lease renewals (which change no
+-- indexed column) stay HOT updates: no new index entries for the most frequent writes.
+CREATE TABLE tasks (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- a sequence: ids are never reused
+    project_id       BIGINT      NOT NULL,
+    task_type        TEXT        NOT NULL,
+    status           TEXT        NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+    progress         BIGINT      NOT NULL DEFAULT 0,
+    total            BIGINT      NOT NULL DEFAULT 0,
+    params           JSONB       NOT NULL DEFAULT '{}',
+    result           JSONB,
+    error_message    TEXT        NOT NULL DEFAULT '',
+    created_at       TIMESTAMPTZ NOT NULL,
+    started_at       TIMESTAMPTZ,
+    completed_at     TIMESTAMPTZ,
+    attempt          INTEGER     NOT NULL DEFAULT 0,
+    max_attempts     INTEGER     NOT NULL DEFAULT 3,
+    worker_id        TEXT,
+    lease_expires_at TIMESTAMPTZ
+) WITH (fillfactor = 90);
+
+-- List queries: every filter combination walks an index in (created_at, id) order and stops at LIMIT.
+CREATE INDEX tasks_project_status_created ON tasks (project_id, status, created_at DESC, id DESC);
+CREATE INDEX tasks_project_type_created ON tasks (project_id, task_type, created_at DESC, id DESC);
+CREATE INDEX tasks_project_created ON tasks (project_id, created_at DESC, id DESC);
+CREATE INDEX tasks_status_created ON tasks (status, created_at DESC, id DESC);
+CREATE INDEX tasks_type_created ON tasks (task_type, created_at DESC, id DESC);
+CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
+
+-- Workers. Claim walks the pending rows in id order and stops at LIMIT, however many tasks are done.
+CREATE INDEX tasks_pending_claim ON tasks (id) WHERE status = 'pending';
+-- Rescue (expired leases) and lease_renew (a worker's tasks) look only at running rows. There is no
+-- index on lease_expires_at on purpose: it changes on every progress write and renewal, and indexing
+-- it would turn those into non-HOT updates of all ten indexes; the running rows are few (bounded by
+-- the workers' concurrency), so rescue reads them all from this index instead.
+CREATE INDEX tasks_running_worker ON tasks (worker_id) WHERE status = 'running';
