@@ -105,7 +105,7 @@ async def _async_race(ctx: TaskContext) -> Any:
     """A few random tiny awaits: finishes at a random moment, racing a cancel."""
     rng = random.Random(ctx.task_id)
     for _ in range(rng.randint(0, 3)):
-        await asyncio.sleep(rng.choice((0, 0, 0.0005, 0.002)))
+        await asyncio.sleep(rng.choice((0, 0, 0.001, 0.005)))
     return {"raced": ctx.task_id}
 
 

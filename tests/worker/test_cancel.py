@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from taskapi.domain import TaskStatus
 from taskapi.service import TaskService
-from taskapi.store.base import Claim
+from taskapi.store.base import Claim, TaskState
 from taskapi.store.sqlite import SQLiteStore
 from taskapi.worker import StopReason, Worker, load_handlers
 from taskapi.worker._children import ChildPool
@@ -215,3 +216,44 @@ def test_a_task_cancelled_between_its_claim_and_its_start_never_runs_and_does_no
     outcome = asyncio.run(run())
     assert (outcome.kind, outcome.reason) == ("stopped", StopReason.CANCELLED)
     assert not marker(marks, task.id, "started").exists()
+
+
+class StatesHookStore(SQLiteStore):
+    """The real store; ``hook`` runs once inside the next ``task_states`` call, after its query."""
+
+    hook: Callable[[], None] | None = None
+
+    def task_states(self, task_ids: Sequence[int]) -> list[TaskState]:
+        states = super().task_states(task_ids)
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
+        return states
+
+
+def test_a_task_claimed_while_the_cancel_poll_runs_is_not_taken_for_lost(
+    service: TaskService, store: SQLiteStore, db_path: Path, marks: Path, tmp_path: Path
+) -> None:
+    """Regression: the poll judged every running task by an answer that predated the newest claims."""
+    gate = tmp_path / "gate"
+    params = {"mode": "gate", "gate": str(gate), "dir": str(marks)}
+    hooked = StatesHookStore(db_path)
+    try:
+        with running(make_worker(hooked)) as worker:
+            first = service.create(1, "search", params)
+            wait_marker(marks, first.id, "started")
+            second_ids: list[int] = []
+
+            def claim_another_meanwhile() -> None:
+                second_ids.append(service.create(1, "search", params).id)
+                wait_until(lambda: second_ids[0] in worker.running_ids, what="the second claim")
+
+            hooked.hook = claim_another_meanwhile
+            wait_until(lambda: hooked.hook is None and second_ids, what="the hooked cancel poll")
+            wait_until(lambda: worker.stats.claimed == 2, what="two claims")
+            gate.touch()
+            for task_id in (first.id, second_ids[0]):
+                assert wait_final(store, task_id).status is TaskStatus.COMPLETED
+            assert worker.stats.by_reason == {}
+    finally:
+        hooked.close()
