@@ -312,12 +312,19 @@ class Worker:
             self._stop_lost(lost)
 
     async def check_cancels(self) -> None:
-        """The fallback path for cancels from other processes: compare our tasks with the store."""
+        """The fallback path for cancels from other processes: compare our tasks with the store.
+
+        Only the tasks asked about are judged: one claimed while the query ran is not in its answer,
+        and must not be taken for lost.
+        """
         if not self._running:
             return
-        states = await asyncio.to_thread(self.store.task_states, list(self._running))
+        asked = dict(self._running)
+        states = await asyncio.to_thread(self.store.task_states, list(asked))
         current = {state.id: state for state in states}
-        for task_id, running in list(self._running.items()):
+        for task_id, running in asked.items():
+            if self._running.get(task_id) is not running:
+                continue  # finished meanwhile
             state = current.get(task_id)
             if state is None or state.attempt != running.task.attempt:
                 running.stop(StopReason.LOST)
