@@ -101,6 +101,13 @@ async def _async_gate(ctx: TaskContext) -> Any:
     return {"gated": True}
 
 
+async def _async_hog(ctx: TaskContext) -> Any:
+    """A bad handler: blocks the worker's event loop (no await) until the gate opens."""
+    while not _gate_open(ctx):
+        time.sleep(TICK)
+    return {"hogged": True}
+
+
 async def _async_race(ctx: TaskContext) -> Any:
     """A few random tiny awaits: finishes at a random moment, racing a cancel."""
     rng = random.Random(ctx.task_id)
@@ -118,6 +125,7 @@ ASYNC_MODES: dict[str, Callable[[TaskContext], Awaitable[Any]]] = {
     "loop": _async_loop,
     "ignore": _async_ignore,
     "gate": _async_gate,
+    "hog": _async_hog,
     "race": _async_race,
     "sleep": _async_sleep,
 }
