@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import multiprocessing.forkserver
+import os
 import signal
 import sys
 import traceback
@@ -30,10 +32,26 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _let_the_forkserver_go() -> None:
+    """Close this child's copy of the forkserver's "worker alive" pipe.
+
+    multiprocessing hands every forkserver child the write end of that pipe; the forkserver exits only
+    when every copy is closed. Held here, a worker killed with -9 left its forkserver alive, so the
+    death signal above never fired and the handler ran on as an orphan (burning CPU for ever).
+    """
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
     """Serve tasks until told to exit or until the worker's end of the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     _die_with_parent()
+    _let_the_forkserver_go()
     handlers = load_handlers(modules, builtin=False)
     slot = SharedSlot(shared)
     while True:
