@@ -114,6 +114,9 @@ def serve(settings: Settings) -> None:
     log.info(
         "taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url
     )
+    # uvicorn re-raises SIGTERM after its graceful shutdown, restoring the handler found at start:
+    # a no-op one makes a clean shutdown exit 0, as supervisors expect.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
 
 

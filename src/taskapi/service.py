@@ -10,6 +10,7 @@ The HTTP routes and the CLI are thin layers over ``TaskService``; a pipeline may
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from taskapi.store import Store, open_store
 from taskapi.store.base import ListedTask
 
 MAX_BATCH = 10_000
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
 
@@ -66,14 +68,18 @@ def check_limit(value: object) -> int:
 
 
 def check_params(value: object) -> dict[str, Any]:
-    """Params are a JSON object; NaN and infinities are refused (they are not JSON)."""
+    """Params are a JSON object that both stores keep as given: no NaN or infinities (not JSON), and
+    no NUL character (PostgreSQL's jsonb cannot hold one)."""
     if not isinstance(value, Mapping):
         raise InvalidInput("params", f"must be a JSON object, got {type(value).__name__}")
+    params = dict(value)
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput("params", f"must be JSON-serialisable: {exc}") from None
-    return dict(value)
+    if _ESCAPED_NUL.search(text):
+        raise InvalidInput("params", "must not contain the NUL character (\\u0000)")
+    return params
 
 
 def check_time(name: str, value: datetime | None) -> datetime | None:
@@ -111,7 +117,9 @@ class TaskService:
             raise InvalidInput("tasks", f"must hold between 1 and {MAX_BATCH} tasks, got {len(specs)}")
         news = [
             NewTask(
-                check_id("project_id", project_id), check_task_type(task_type), check_params(params or {})
+                check_id("project_id", project_id),
+                check_task_type(task_type),
+                check_params({} if params is None else params),
             )
             for project_id, task_type, params in specs
         ]

@@ -15,12 +15,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from taskapi.api.schemas import ErrorData, ErrorDetail, ErrorResponse
 from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, TaskNotFound
 
 log = logging.getLogger("taskapi.api")
 
+_BODY_FIELDS = frozenset({"project_id", "task_type", "params", "tasks"})
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _LOCATIONS = {"query": "query parameter", "path": "path parameter", "body": "body", "header": "header"}
 
 
@@ -62,7 +65,8 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)
-    detail = ErrorDetail(location="query", field=exc.field, message=exc.detail)
+    location = "body" if request.method == "POST" and exc.field in _BODY_FIELDS else "query"
+    detail = ErrorDetail(location=location, field=exc.field, message=exc.detail)
     return error_response(400, f"Invalid request: {exc}", [detail])
 
 
@@ -85,14 +89,24 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 404:
         message = f"Not found: {request.url.path}"
     elif status == 405:
-        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
-        allowed = headers.get("allow", "")
+        allowed = ", ".join(_allowed_methods(request))
         message = f"Method {request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+        return error_response(status, message, headers={"Allow": allowed})
     elif isinstance(exc.detail, str) and exc.detail:
         message = exc.detail
     else:
         message = HTTPStatus(status).phrase
     return error_response(status, message, headers=dict(exc.headers or {}))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

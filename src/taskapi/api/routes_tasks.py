@@ -72,8 +72,9 @@ def list_tasks(
 ) -> ApiResponse[list[TaskSchema]]:
     """Tasks ordered by `created_at` descending, ties by `id` descending.
 
-    When more tasks follow, the answer carries an `X-Next-Cursor` header (and a `Link: rel="next"`);
-    pass it back as `cursor` to get the next page. Paging is by keyset, so every page costs the same.
+    A full page (as many tasks as `limit`) carries an `X-Next-Cursor` header (and a
+    `Link: rel="next"`); pass it back as `cursor` to get the next page, which may be empty.
+    Paging is by keyset, so every page costs the same.
     """
     page = service.list(
         project_id=project_id,

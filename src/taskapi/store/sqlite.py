@@ -44,7 +44,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 def _row_to_task(row: sqlite3.Row) -> Task:
     created_at = parse_time(row["created_at"])
-    assert created_at is not None  # noqa: S101 - NOT NULL column
+    assert created_at is not None
     return Task(
         id=row["id"],
         project_id=row["project_id"],
@@ -67,7 +67,7 @@ def _row_to_task(row: sqlite3.Row) -> Task:
 
 def _row_to_listed(row: sqlite3.Row) -> ListedTask:
     created_at = parse_time(row["created_at"])
-    assert created_at is not None  # noqa: S101 - NOT NULL column
+    assert created_at is not None
     return ListedTask(
         id=row["id"],
         project_id=row["project_id"],
@@ -80,7 +80,7 @@ def _row_to_listed(row: sqlite3.Row) -> ListedTask:
 
 
 class SQLiteStore:
-    """A ``Store`` on one SQLite database file (or ``:memory:``-like URIs are refused: workers need a file)."""
+    """A ``Store`` on one SQLite database file (a file, not memory: workers in other processes share it)."""
 
     dialect = "sqlite"
 
