@@ -287,17 +287,67 @@ def _print_list(page: Sequence[ListedTask], as_json: bool) -> None:
 # -- commands ---------------------------------------------------------------------------------------
 
 
+HandlersOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--handlers",
+        help="Handler module (repeatable; comma-separated also works), overriding the built-in ones; "
+        "env TASKAPI_HANDLERS.",
+    ),
+]
+ConcurrencyOption = Annotated[
+    int | None, typer.Option(min=1, help="Tasks run at once; env TASKAPI_CONCURRENCY.")
+]
+GraceOption = Annotated[
+    float | None,
+    typer.Option(min=0, help="Seconds a cancelled sync handler may take before its process is killed (5)."),
+]
+ShutdownOption = Annotated[
+    float | None,
+    typer.Option(min=0, help="Seconds running tasks may take to finish on SIGTERM before hand-back (30)."),
+]
+
+
+def _worker_settings(db: str | None, handlers: list[str] | None, **overrides: object) -> Settings:
+    """Settings for a command that runs a worker; handler modules that do not import are usage errors."""
+    from taskapi.worker import load_handlers
+
+    modules = None if handlers is None else [m.strip() for h in handlers for m in h.split(",") if m.strip()]
+    settings = _settings(db, handlers=modules, **overrides)
+    _check_store_url(settings.database_url)
+    try:
+        load_handlers(settings.handlers)
+    except ImportError as exc:
+        _fail(f"--handlers: cannot import handler modules: {exc}", EXIT_USAGE)
+    return settings
+
+
 @app.command()
 def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8000).")] = None,
+    handlers: HandlersOption = None,
+    concurrency: ConcurrencyOption = None,
+    cancel_grace: GraceOption = None,
+    shutdown_timeout: ShutdownOption = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only (other processes run the tasks).")
+    ] = False,
 ) -> None:
-    """Migrate the store and serve the HTTP API (with an embedded worker)."""
+    """Migrate the store and serve the HTTP API, with an embedded worker unless --no-worker."""
     from taskapi.app import serve as run
 
-    settings = _settings(db, host=host, port=port)
-    _check_store_url(settings.database_url)
+    settings = _worker_settings(
+        db,
+        handlers,
+        host=host,
+        port=port,
+        concurrency=concurrency,
+        cancel_grace=cancel_grace,
+        shutdown_timeout=shutdown_timeout,
+        run_worker=False if no_worker else None,
+    )
     _configure_logging(settings)
     with _exit_codes():
         run(settings)
@@ -306,27 +356,18 @@ def serve(
 @app.command()
 def worker(
     db: DbOption = None,
-    handlers: Annotated[
-        str | None,
-        typer.Option(
-            help="Handler modules, comma-separated, overriding the built-in ones; env TASKAPI_HANDLERS."
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Tasks run at once; env TASKAPI_CONCURRENCY.")
-    ] = None,
+    handlers: HandlersOption = None,
+    concurrency: ConcurrencyOption = None,
+    cancel_grace: GraceOption = None,
+    shutdown_timeout: ShutdownOption = None,
     burst: Annotated[bool, typer.Option("--burst", help="Exit once no task is left to run.")] = False,
 ) -> None:
     """Run a worker without the HTTP API until SIGTERM or Ctrl-C (twice: hand tasks back at once)."""
     from taskapi.app import run_worker
-    from taskapi.worker import load_handlers
 
-    settings = _settings(db, handlers=handlers, concurrency=concurrency)
-    _check_store_url(settings.database_url)
-    try:
-        load_handlers(settings.handlers)
-    except ImportError as exc:
-        _fail(f"--handlers: cannot import handler modules: {exc}", EXIT_USAGE)
+    settings = _worker_settings(
+        db, handlers, concurrency=concurrency, cancel_grace=cancel_grace, shutdown_timeout=shutdown_timeout
+    )
     _configure_logging(settings)
     with _exit_codes():
         run_worker(settings, burst=burst)

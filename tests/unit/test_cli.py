@@ -239,3 +239,30 @@ def test_every_command_and_option_has_help() -> None:
         for param in command.params:
             assert getattr(param, "help", None), f"{name} {param.name}"
         assert f" {name} [OPTIONS]" in ok(name, "--help").stdout
+
+
+def test_worker_takes_repeated_handler_modules_and_the_later_one_wins(db: str) -> None:
+    task = as_json(
+        "submit", "dedup", "--project", "1", "--params", '{"steps": 1, "step_seconds": 0}', "--db", db
+    )
+    ok(
+        "worker",
+        "--db",
+        db,
+        "--burst",
+        "--handlers",
+        "taskapi.pipeline.builtin",
+        "--handlers",
+        "taskapi.pipeline.demo",
+        "--concurrency",
+        "2",
+    )
+    shown = as_json("show", str(task["id"]), "--db", db)
+    assert shown["status"] == "completed"
+    assert shown["result"]["demo"] is True  # the demo module, loaded last, overrode the built-in dedup
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_handler_module_that_does_not_import_is_a_usage_error(db: str, command: str) -> None:
+    line = failed(2, command, "--db", db, "--handlers", "no_such_module_here")
+    assert "no_such_module_here" in line
