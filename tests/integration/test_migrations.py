@@ -141,8 +141,9 @@ def test_each_dialect_has_queries_migrations_and_a_schema(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", dialects())
 def test_every_dialect_defines_the_same_query_names(dialect: str) -> None:
-    reference = set(load_queries("sqlite"))
-    names = set(load_queries(dialect))
+    """Shared names must match; a name "<dialect>.*" is private to its dialect (e.g. LISTEN)."""
+    reference = {name for name in load_queries("sqlite") if not name.startswith("sqlite.")}
+    names = {name for name in load_queries(dialect) if not name.startswith(f"{dialect}.")}
     assert sorted(reference - names) == [], f"{dialect} lacks these queries of sqlite"
     assert sorted(names - reference) == [], f"{dialect} has queries sqlite lacks"
 

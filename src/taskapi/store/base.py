@@ -7,12 +7,13 @@ writes from a worker are fenced by ``(id, attempt)`` so a worker that lost its l
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from taskapi.domain import NewTask, Task, TaskQuery, TaskStatus
+from taskapi.signals import TaskSignal
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,11 @@ class Store(Protocol):
 
     def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
         """Create all in one transaction: either every task exists afterwards or none does."""
+        ...
+
+    def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
+        """Call ``on_signal`` (from another thread) for tasks created or cancelled by any process;
+        answer the function that stops listening. A store that cannot notify never calls it."""
         ...
 
     def task_get(self, task_id: int) -> Task | None: ...

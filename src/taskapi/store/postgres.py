@@ -11,7 +11,9 @@ aborts (deadlock, serialization), which a caller may simply retry.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus
+from taskapi.signals import TaskSignal
 from taskapi.store._queries import load_migrations, load_queries
 from taskapi.store.base import (
     CancelledTask,
@@ -36,6 +39,9 @@ from taskapi.store.base import (
 Row = dict[str, Any]
 _LIST_FILTERS = ("project_id", "status", "task_type", "created_after", "created_before", "after")
 _TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
+
+
+log = logging.getLogger("taskapi.store")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -206,6 +212,12 @@ class PostgresStore:
             raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
         return sorted((_row_to_task(row) for row in rows), key=lambda task: task.id)
 
+    def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
+        """Hear new tasks and cancels from every process (NOTIFY); answer the function that stops."""
+        listener = _Listener(self.url, self._queries["postgres.listen"], on_signal, self.where)
+        listener.start()
+        return listener.stop
+
     def task_get(self, task_id: int) -> Task | None:
         rows = self._fetch("task_get", {"id": task_id})
         return _row_to_task(rows[0]) if rows else None
@@ -331,3 +343,60 @@ def _finish(
         column: values,
     }
     return {(row["id"], row["attempt"]) for row in _fetch(conn, sql, params)}
+
+
+class _Listener:
+    """A thread on its own connection that turns NOTIFY payloads into ``TaskSignal``s.
+
+    A lost connection is reopened with backoff; what was announced meanwhile is found by the worker's
+    fallback poll, so a notification is a shortcut, never the only path.
+    """
+
+    def __init__(
+        self, url: str, listen_sql: str, on_signal: Callable[[TaskSignal], None], where: str
+    ) -> None:
+        self._url = url
+        self._sql = listen_sql
+        self._on_signal = on_signal
+        self._where = where
+        self._stopping = threading.Event()
+        self.listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="taskapi-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(self._sql)
+                    self.listening.set()
+                    backoff = 0.1
+                    while not self._stopping.is_set():
+                        for notify in conn.notifies(timeout=0.25):
+                            self._deliver(notify.payload)
+            except psycopg.Error as exc:
+                self.listening.clear()
+                log.warning("LISTEN on %s lost (%s); reconnecting in %.1f s", self._where, exc, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _deliver(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            signal = TaskSignal(
+                kind=data["kind"],
+                task_id=int(data.get("task_id") or 0),
+                task_type=data.get("task_type"),
+                worker_id=data.get("worker_id"),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed notification: %r", payload)
+            return
+        self._on_signal(signal)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus, utcnow
+from taskapi.signals import TaskSignal
 from taskapi.store._queries import load_migrations, load_queries
 from taskapi.store.base import (
     CancelledTask,
@@ -195,6 +196,10 @@ class SQLiteStore:
             ]
         return [_row_to_task(row) for row in rows]
 
+    def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
+        """SQLite cannot notify other processes: nothing to hear (workers poll); a no-op stopper."""
+        return _no_op
+
     def task_get(self, task_id: int) -> Task | None:
         rows = self._read("task_get", {"id": task_id})
         return _row_to_task(rows[0]) if rows else None
@@ -319,6 +324,10 @@ class SQLiteStore:
         """Changes whenever another connection commits: a cheap "anything new?" for pollers."""
         row = self._connection().execute(self._queries["data_version"]).fetchone()
         return int(row[0])
+
+
+def _no_op() -> None:
+    return None
 
 
 def _split_statements(sql: str) -> list[str]:

@@ -101,6 +101,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         unsubscribe = self.signals.subscribe(self._on_signal) if self.signals else None
+        unlisten = await asyncio.to_thread(self.store.listen, self._on_signal)
         duties = self._start_duties()
         log.info(
             "worker %s started: types %s, concurrency %d",
@@ -117,6 +118,7 @@ class Worker:
             await asyncio.gather(*duties, return_exceptions=True)
             if unsubscribe:
                 unsubscribe()
+            await asyncio.to_thread(unlisten)
             await asyncio.to_thread(self._pool.close)
             log.info("worker %s stopped: %s", self.worker_id, self.stats)
 

@@ -33,12 +33,19 @@ INSERT INTO schema_migrations (version, applied_at) VALUES (%(version)s::text, c
 -- name: task_insert
 -- A whole batch in one statement. statement_timestamp() is one value for the statement, so a batch
 -- shares one created_at (as in SQLite, ties are broken by id); ids follow the order of the arrays.
-INSERT INTO tasks (project_id, task_type, params, created_at)
-SELECT n.project_id, n.task_type, n.params, statement_timestamp()
-FROM unnest(%(project_ids)s::bigint[], %(task_types)s::text[], %(params)s::text[]::jsonb[])
-     WITH ORDINALITY AS n (project_id, task_type, params, position)
-ORDER BY n.position
-RETURNING *
+-- One NOTIFY per task type (delivered at commit): idle workers of that type wake and claim at once.
+WITH inserted AS (
+    INSERT INTO tasks (project_id, task_type, params, created_at)
+    SELECT n.project_id, n.task_type, n.params, statement_timestamp()
+    FROM unnest(%(project_ids)s::bigint[], %(task_types)s::text[], %(params)s::text[]::jsonb[])
+         WITH ORDINALITY AS n (project_id, task_type, params, position)
+    ORDER BY n.position
+    RETURNING *
+), announced AS (
+    SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t.task_type)::text))
+    FROM (SELECT DISTINCT task_type FROM inserted) AS t
+)
+SELECT inserted.* FROM inserted CROSS JOIN announced
 
 -- name: task_get
 SELECT * FROM tasks WHERE id = %(id)s::bigint
@@ -69,10 +76,20 @@ created_at < %(created_before)s::timestamptz
 (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::bigint)
 
 -- name: task_cancel
-UPDATE tasks
-SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
-WHERE id = %(id)s::bigint AND status IN ('pending', 'running')
-RETURNING id, worker_id, attempt
+-- The NOTIFY (delivered at commit) tells the worker holding the task, on whatever host, to stop it.
+WITH cancelled AS (
+    UPDATE tasks
+    SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
+    WHERE id = %(id)s::bigint AND status IN ('pending', 'running')
+    RETURNING id, worker_id, attempt
+)
+SELECT id, worker_id, attempt,
+       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id)::text)
+FROM cancelled
+
+-- name: postgres.listen
+-- Private to this dialect (names "<dialect>.*" need no twin): SQLite has no notifications.
+LISTEN taskapi
 
 -- name: task_claim
 -- Oldest first by id, walking tasks_pending_claim and stopping at LIMIT. SKIP LOCKED: workers on other
