@@ -27,7 +27,9 @@ log = logging.getLogger("taskapi")
 
 def open_migrated_store(settings: Settings) -> Store:
     """The configured store with every migration applied (the service never runs on an old schema)."""
-    store = open_store(settings.database_url)
+    store = open_store(
+        settings.database_url, pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size
+    )
     applied = store.migrate()
     if applied:
         log.info("applied migrations %s to %s", ", ".join(applied), settings.database_url)
@@ -42,6 +44,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         shutdown_timeout=settings.shutdown_timeout,
         poll_interval=settings.poll_interval,
         rescue_interval=settings.rescue_interval,
+        listen=settings.listen,
     )
 
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     poll_interval: float = Field(0.25, gt=0, description="fallback poll for work and cancels (seconds)")
     rescue_interval: float = Field(5.0, gt=0)
     run_worker: bool = True
+    listen: bool = Field(True, description="use PostgreSQL LISTEN/NOTIFY (false: poll only)")
+    pool_min_size: int = Field(1, ge=1, description="PostgreSQL pool: connections kept open")
+    pool_max_size: int = Field(10, ge=1, description="PostgreSQL pool: most connections per process")
 
     @field_validator("handlers", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ def sqlite_path_from_url(url: str) -> Path | None:
     return None
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, pool_min_size: int = 1, pool_max_size: int = 10) -> Store:
     """Open (without migrating) the store that ``url`` names: SQLite by default, PostgreSQL by URL."""
     path = sqlite_path_from_url(url)
     if path is not None:
@@ -33,5 +33,5 @@ def open_store(url: str) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from taskapi.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, min_size=pool_min_size, max_size=max(pool_min_size, pool_max_size))
     raise ValueError(f"unsupported database URL {url!r}: expected sqlite:///PATH or postgresql://...")

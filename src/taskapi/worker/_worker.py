@@ -40,6 +40,7 @@ class WorkerOptions:
     poll_interval: float = 0.25
     rescue_interval: float = 5.0
     progress_interval: float = 0.25
+    listen: bool = True  # hear other processes' creates and cancels (PostgreSQL NOTIFY); else poll only
 
 
 @dataclass(slots=True)
@@ -101,7 +102,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         unsubscribe = self.signals.subscribe(self._on_signal) if self.signals else None
-        unlisten = await asyncio.to_thread(self.store.listen, self._on_signal)
+        unlisten = await asyncio.to_thread(self._listen)
         duties = self._start_duties()
         log.info(
             "worker %s started: types %s, concurrency %d",
@@ -121,6 +122,11 @@ class Worker:
             await asyncio.to_thread(unlisten)
             await asyncio.to_thread(self._pool.close)
             log.info("worker %s stopped: %s", self.worker_id, self.stats)
+
+    def _listen(self) -> Callable[[], None]:
+        if self.options.listen:
+            return self.store.listen(self._on_signal)
+        return lambda: None
 
     def request_stop(self, *, force: bool = False) -> None:
         """Stop claiming and finish (thread-safe). ``force`` hands running tasks back at once."""
