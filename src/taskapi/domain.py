@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,14 @@ class TaskType(enum.StrEnum):
     OCR = "ocr"
     INDEX = "index"
     KEYWORD_EXPAND = "keyword_expand"
+
+
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def json_has_nul(text: str) -> bool:
+    """Whether JSON text encodes a NUL character, which PostgreSQL's jsonb cannot store."""
+    return _ESCAPED_NUL.search(text) is not None
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,6 @@ The HTTP routes and the CLI are thin layers over ``TaskService``; a pipeline may
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,13 +28,13 @@ from taskapi.domain import (
     TaskQuery,
     TaskStatus,
     TaskType,
+    json_has_nul,
 )
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store import Store, open_store
 from taskapi.store.base import ListedTask
 
 MAX_BATCH = 10_000
-_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
 
@@ -77,7 +76,7 @@ def check_params(value: object) -> dict[str, Any]:
         text = json.dumps(params, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput("params", f"must be JSON-serialisable: {exc}") from None
-    if _ESCAPED_NUL.search(text):
+    if json_has_nul(text):
         raise InvalidInput("params", "must not contain the NUL character (\\u0000)")
     return params
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskapi.domain import json_has_nul
+
 MAX_ERROR_CHARS = 2000
 
 
@@ -16,7 +18,9 @@ def normalise_result(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     result = value if isinstance(value, dict) else {"value": value}
-    json.dumps(result, allow_nan=False)
+    text = json.dumps(result, allow_nan=False)
+    if json_has_nul(text):
+        raise ValueError("a result must not contain the NUL character (PostgreSQL cannot store it)")
     return result
 
 
