@@ -7,11 +7,17 @@ in Python code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from importlib import resources
+from typing import Any
+
+from taskapi.domain import TaskQuery
 
 _NAME_LINE = re.compile(r"^-- name: ([\w.]+)\s*$", re.MULTILINE)
+LIST_FILTERS = ("project_id", "status", "task_type", "created_after", "created_before", "after")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[\w]+\.sql$")
 
 
@@ -59,3 +65,30 @@ def load_migrations(dialect: str) -> tuple[Migration, ...]:
 def load_schema(dialect: str) -> str:
     """The canonical schema that all migrations together must produce (tested)."""
     return _sql_dir(dialect).joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def compose_task_list(
+    queries: Mapping[str, str], query: TaskQuery, store_time: Callable[[datetime], Any]
+) -> tuple[str, dict[str, Any]]:
+    """``task_list`` with the ``task_list.*`` fragments of the filters present, and its parameters.
+
+    Only present filters enter the SQL, so each combination gets a plan that uses its own index
+    (``:x IS NULL OR col = :x`` would hide the filter from the planner).
+    """
+
+    def as_stored(moment: datetime | None) -> Any:
+        return None if moment is None else store_time(moment)
+
+    params: dict[str, Any] = {
+        "limit": query.limit,
+        "project_id": query.project_id,
+        "status": None if query.status is None else str(query.status),
+        "task_type": None if query.task_type is None else str(query.task_type),
+        "created_after": as_stored(query.created_after),
+        "created_before": as_stored(query.created_before),
+        "after_created_at": None if query.after is None else as_stored(query.after.created_at),
+        "after_id": None if query.after is None else query.after.id,
+    }
+    present = [name for name in LIST_FILTERS if params["after_id" if name == "after" else name] is not None]
+    filters = " AND ".join(queries[f"task_list.{name}"] for name in present) or "1 = 1"
+    return queries["task_list"].replace("{filters}", filters), params

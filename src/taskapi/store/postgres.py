@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus
 from taskapi.signals import TaskSignal
-from taskapi.store._queries import load_migrations, load_queries
+from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
     CancelledTask,
     Claim,
@@ -37,7 +37,7 @@ from taskapi.store.base import (
 )
 
 Row = dict[str, Any]
-_LIST_FILTERS = ("project_id", "status", "task_type", "created_after", "created_before", "after")
+_LIST_FILTERS = LIST_FILTERS
 _TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
 
 
@@ -229,23 +229,7 @@ class PostgresStore:
 
     def task_list_sql(self, query: TaskQuery) -> tuple[str, dict[str, Any]]:
         """The list query for these filters (public so the query-plan test can EXPLAIN it)."""
-        params: dict[str, Any] = {
-            "limit": query.limit,
-            "project_id": query.project_id,
-            "status": None if query.status is None else str(query.status),
-            "task_type": None if query.task_type is None else str(query.task_type),
-            "created_after": _as_utc(query.created_after),
-            "created_before": _as_utc(query.created_before),
-            "after_created_at": None if query.after is None else _as_utc(query.after.created_at),
-            "after_id": None if query.after is None else query.after.id,
-        }
-        present = [
-            name
-            for name in _LIST_FILTERS
-            if (params["after_id"] if name == "after" else params[name]) is not None
-        ]
-        filters = " AND ".join(self._queries[f"task_list.{name}"] for name in present) or "TRUE"
-        return self._queries["task_list"].replace("{filters}", filters), params
+        return compose_task_list(self._queries, query, _as_utc)
 
     def task_cancel(self, task_id: int) -> CancelledTask | None:
         rows = self._fetch("task_cancel", {"id": task_id})

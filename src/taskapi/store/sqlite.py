@@ -17,7 +17,7 @@ from typing import Any
 
 from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus, utcnow
 from taskapi.signals import TaskSignal
-from taskapi.store._queries import load_migrations, load_queries
+from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
     CancelledTask,
     Claim,
@@ -29,7 +29,7 @@ from taskapi.store.base import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
-_LIST_FILTERS = ("project_id", "status", "task_type", "created_after", "created_before", "after")
+_LIST_FILTERS = LIST_FILTERS
 
 
 def format_time(moment: datetime) -> str:
@@ -214,23 +214,7 @@ class SQLiteStore:
 
     def task_list_sql(self, query: TaskQuery) -> tuple[str, dict[str, Any]]:
         """The list query for these filters (public so the query-plan test can EXPLAIN it)."""
-        params: dict[str, Any] = {
-            "limit": query.limit,
-            "project_id": query.project_id,
-            "status": None if query.status is None else str(query.status),
-            "task_type": None if query.task_type is None else str(query.task_type),
-            "created_after": None if query.created_after is None else format_time(query.created_after),
-            "created_before": None if query.created_before is None else format_time(query.created_before),
-            "after_created_at": None if query.after is None else format_time(query.after.created_at),
-            "after_id": None if query.after is None else query.after.id,
-        }
-        present = [
-            name
-            for name in _LIST_FILTERS
-            if (params["after_id"] if name == "after" else params[name]) is not None
-        ]
-        filters = " AND ".join(self._queries[f"task_list.{name}"] for name in present) or "1 = 1"
-        return self._queries["task_list"].replace("{filters}", filters), params
+        return compose_task_list(self._queries, query, format_time)
 
     def task_cancel(self, task_id: int) -> CancelledTask | None:
         with self._write() as conn:
