@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -112,9 +113,9 @@ class SQLiteStore:
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
             )
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _enter_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         return conn
@@ -308,6 +309,20 @@ class SQLiteStore:
         """Changes whenever another connection commits: a cheap "anything new?" for pollers."""
         row = self._connection().execute(self._queries["data_version"]).fetchone()
         return int(row[0])
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL. The switch ignores the busy timeout, so when several processes open
+    a fresh file at once it may find the file locked: retry until one of them has switched it."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # back off while another connection holds the lock
 
 
 def _no_op() -> None:
