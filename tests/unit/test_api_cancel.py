@@ -3,9 +3,8 @@ unknown ids 404; a refused cancel changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,8 @@ from tests.helpers.server import (
     complete,
     envelope,
     fail,
-    in_process_api,
     start,
 )
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcessApi]:
-    with in_process_api(tmp_path / "t.db") as opened:
-        yield opened
 
 
 def cancel(api: InProcessApi, task_id: int, status: int) -> dict[str, object]:

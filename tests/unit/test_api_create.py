@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from taskapi.domain import TaskType
-from tests.helpers.server import DETAIL_FIELDS, TASKS, TIME_FORMAT, InProcessApi, envelope, in_process_api
+from tests.helpers.server import DETAIL_FIELDS, TASKS, TIME_FORMAT, InProcessApi, envelope
 
 SIX_TYPES = ["search", "dedup", "crawl", "ocr", "index", "keyword_expand"]
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcessApi]:
-    with in_process_api(tmp_path / "t.db") as opened:
-        yield opened
 
 
 def test_the_six_types_are_the_specs() -> None:

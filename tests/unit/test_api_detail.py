@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.helpers.server import (
     DETAIL_FIELDS,
@@ -17,16 +13,9 @@ from tests.helpers.server import (
     complete,
     envelope,
     fail,
-    in_process_api,
     insert_rows,
     start,
 )
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcessApi]:
-    with in_process_api(tmp_path / "t.db") as opened:
-        yield opened
 
 
 def parse_api_time(text: str) -> datetime:

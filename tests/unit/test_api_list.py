@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,16 +16,9 @@ from tests.helpers.server import (
     complete,
     envelope,
     fail,
-    in_process_api,
     insert_rows,
     start,
 )
-
-
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcessApi]:
-    with in_process_api(tmp_path / "t.db") as opened:
-        yield opened
 
 
 def listed(api: InProcessApi, **params: Any) -> list[dict[str, Any]]:
