@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,12 +56,16 @@ class RunningTask:
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     handler_task: asyncio.Task[Any] | None = None
     flushed_seq: int = 0
+    claimed_at: float = field(default_factory=time.monotonic)  # monotonic clock of this process
+    began_at: float | None = None  # when its handler started (None while it waits for a slot)
+    stop_asked_at: float | None = None  # when the first stop was asked
 
     def stop(self, reason: StopReason) -> None:
         """Ask the handler to stop; the first reason wins (a cancel is not turned into a timeout)."""
         if self.stop_reason is not None:
             return
         self.stop_reason = reason
+        self.stop_asked_at = time.monotonic()
         self.slot.request_stop()
         self.stopped.set()
         if self.handler_task is not None:

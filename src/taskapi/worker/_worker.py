@@ -3,6 +3,12 @@
 One event loop per worker. Store calls run in threads (``asyncio.to_thread``) so a slow database never
 blocks a handler's await. Outcomes are persisted in one place (``_persist``) and batched: while one
 write is in flight the next ones gather, so many short tasks cost few transactions.
+
+Short tasks are claimed ahead (``_ClaimAhead``): a small buffer of claimed tasks waits for a free slot, so
+a slot that frees starts its next task at once instead of after a claim round trip. The buffer is sized
+from the observed run time so that a task waits in it for about ``CLAIM_AHEAD_WAIT`` at most; long tasks
+are never claimed ahead (another worker may be idle), and held tasks that still wait after
+``HOLD_LIMIT`` (the tasks ahead of them turned out long) are handed back as pending.
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from taskapi import metrics
 from taskapi.domain import StoreUnavailable, Task, TaskStatus
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store.base import Claim, Completion, ProgressWrite, Store
@@ -57,6 +66,44 @@ class WorkerStats:
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
+CLAIM_AHEAD_WAIT = 0.05  # seconds a claimed-ahead task is expected to wait for a slot, at most
+CLAIM_AHEAD_MAX = 200  # tasks held beyond the running ones, at most
+HOLD_LIMIT = 1.0  # seconds a held task may wait for a slot before it is handed back
+
+
+class _ClaimAhead:
+    """How many tasks to hold beyond the running ones, from a moving average of run times."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.mean_run: float | None = None
+
+    def observe(self, seconds: float) -> None:
+        self.mean_run = seconds if self.mean_run is None else 0.9 * self.mean_run + 0.1 * seconds
+
+    def size(self, longest_running: float = 0.0) -> int:
+        """Tasks that ``concurrency`` slots finish within ``CLAIM_AHEAD_WAIT`` (0 for long tasks).
+
+        ``longest_running`` is how long the oldest running handler has run so far: a task that is
+        taking long counts at once, before the average has heard of it.
+        """
+        if self.mean_run is None:
+            return 0
+        rate = self.concurrency / max(self.mean_run, longest_running, 1e-6)
+        return min(CLAIM_AHEAD_MAX, int(rate * CLAIM_AHEAD_WAIT))
+
+
+def _observe(running: RunningTask, outcome: Outcome, seconds: float, ended: float) -> None:
+    """Record one run in the process's metrics."""
+    task_type = running.task.task_type
+    label = outcome.reason.value if outcome.reason is not None else outcome.kind
+    metrics.RUN_SECONDS.labels(task_type, label).observe(seconds)
+    if outcome.reason is StopReason.CANCELLED and running.stop_asked_at is not None:
+        metrics.CANCEL_TO_STOP_SECONDS.labels(task_type).observe(max(ended - running.stop_asked_at, 0.0))
+    if outcome.killed:
+        metrics.HARD_KILLS.labels(task_type).inc()
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -85,7 +132,10 @@ class Worker:
         self.rescuer = Rescuer(store)
         self.lease_renewer = LeaseRenewer(store, self.worker_id, self.options.lease_seconds)
         self._pool = ChildPool(modules, self.options.concurrency)
-        self._running: dict[int, RunningTask] = {}
+        self._running: dict[int, RunningTask] = {}  # every task we hold: started or waiting in _ready
+        self._ready: deque[RunningTask] = deque()  # claimed, waiting for a free slot
+        self._busy = 0  # slots whose handler runs
+        self._claim_ahead = _ClaimAhead(self.options.concurrency)
         self._runners: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -154,6 +204,7 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let running tasks finish within the shutdown timeout, then stop the rest and hand them back."""
+        await self._release_held()
         if self._runners and not self._force:
             log.info(
                 "worker %s: waiting up to %g s for %d running task(s)",
@@ -176,17 +227,36 @@ class Worker:
         assert wake is not None
         while not self._stopping:
             wake.clear()
-            free = self.options.concurrency - len(self._running)
-            if free > 0:
-                claimed = await self._claim(free)
+            self._start_ready()
+            if self._ready and time.monotonic() - self._ready[0].claimed_at > HOLD_LIMIT:
+                await self._release_held()
+            wanted = self._wanted()
+            if wanted > 0:
+                claimed = await self._claim(wanted)
                 for task in claimed:
-                    self._start(task)
+                    self._hold(task)
+                self._start_ready()
                 if claimed:
                     continue
                 if burst and not self._running:
                     return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.options.poll_interval)
+
+    def _wanted(self) -> int:
+        """How many tasks to claim now: free slots plus the claim-ahead buffer, in batches.
+
+        With a buffer, claim again only once it is half empty, so claims stay batches rather than one
+        round trip per finished task.
+        """
+        concurrency = self.options.concurrency
+        now = time.monotonic()
+        started = [r.began_at for r in self._running.values() if r.began_at is not None]
+        extra = self._claim_ahead.size(now - min(started) if started else 0.0)
+        wanted = concurrency + extra - self._busy - len(self._ready)
+        if extra and len(self._ready) > extra // 2:
+            return 0
+        return max(wanted, 0)
 
     async def _claim(self, limit: int) -> list[Task]:
         claim = Claim(
@@ -202,30 +272,51 @@ class Worker:
             log.warning("claim failed, store unavailable: %s", exc)
             return []
         self.stats.claimed += len(claimed)
+        for task in claimed:
+            if task.attempt == 1 and task.started_at is not None:
+                waited = (task.started_at - task.created_at).total_seconds()
+                metrics.PICKUP_SECONDS.labels(task.task_type).observe(max(waited, 0.0))
         return claimed
 
-    def _start(self, task: Task) -> None:
+    def _hold(self, task: Task) -> None:
         running = RunningTask(task=task, spec=self.handlers[task.task_type])
         self._running[task.id] = running
-        runner = asyncio.create_task(self._execute(running), name=f"task-{task.id}")
-        self._runners.add(runner)
-        runner.add_done_callback(self._runners.discard)
+        self._ready.append(running)
+
+    def _start_ready(self) -> None:
+        """Start held tasks while slots are free (none once stopping: they are handed back)."""
+        while self._ready and self._busy < self.options.concurrency and not self._stopping:
+            running = self._ready.popleft()
+            self._busy += 1
+            runner = asyncio.create_task(self._execute(running), name=f"task-{running.task.id}")
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
 
     async def _execute(self, running: RunningTask) -> None:
         grace = self.options.cancel_grace
+        began = running.began_at = time.monotonic()
         try:
-            if running.spec.is_async:
-                outcome = await run_async(running, grace)
-            else:
-                outcome = await run_in_child(running, self._pool, grace)
-        except Exception as exc:  # a bug of ours must fail the task, not wedge the worker
-            log.exception("task %d: the worker could not run it", running.task.id)
-            outcome = Outcome("failed", error_message=f"WorkerError: {exc}")
+            try:
+                if running.spec.is_async:
+                    outcome = await run_async(running, grace)
+                else:
+                    outcome = await run_in_child(running, self._pool, grace)
+            except Exception as exc:  # a bug of ours must fail the task, not wedge the worker
+                log.exception("task %d: the worker could not run it", running.task.id)
+                outcome = Outcome("failed", error_message=f"WorkerError: {exc}")
+        finally:
+            # The slot is free once the handler is done: the next task starts while this one's outcome
+            # is being written.
+            ended = time.monotonic()
+            self._busy -= 1
+            self._claim_ahead.observe(ended - began)
+            self._start_ready()
+            self._poke()
+        _observe(running, outcome, ended - began, ended)
         try:
             await self._persist(running, outcome)
         finally:
             self._running.pop(running.task.id, None)
-            self._poke()
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -260,6 +351,14 @@ class Worker:
                 task.id,
                 outcome.kind,
             )
+
+    async def _release_held(self) -> None:
+        """Hand back the tasks claimed ahead that never started (cancelled ones are already final)."""
+        held, self._ready = list(self._ready), deque()
+        for running in held:
+            running.stop(StopReason.SHUTDOWN)  # a cancel that came first keeps its reason
+            await self._persist(running, Outcome("stopped", reason=running.stop_reason))
+            self._running.pop(running.task.id, None)
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.kind == "completed":
@@ -352,6 +451,8 @@ class Worker:
 
     async def _rescue(self) -> None:
         rescued = await asyncio.to_thread(self.rescuer.run_once)
+        for task in rescued:
+            metrics.RESCUES.labels(task.status.value).inc()
         if any(task.status is TaskStatus.PENDING for task in rescued):
             self._poke()
 
