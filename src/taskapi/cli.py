@@ -4,7 +4,9 @@ The task commands (``submit``, ``list``, ``show``, ``cancel``) are a thin layer 
 that talks to the store directly, no HTTP. Their ``--json`` output is built from the API's own schemas,
 so a script sees the same field names and time rendering as over HTTP. Exit codes scripts rely on:
 0 ok, 1 task not found or not cancellable, 2 bad usage (bad values, bad database URL), 3 store
-unavailable; every failure is one line on stderr, never a traceback.
+unavailable; every failure is one line on stderr, never a traceback. ``watch`` follows tasks live
+(``taskapi.cli_watch``) and answers with their outcome: 0 all completed, 1 any failed or cancelled,
+2 no such task; the live views end with 130 on Ctrl-C.
 
 The API's schemas are imported where output is written: ``taskapi.api`` imports FastAPI (most of a
 second), which ``--help``, ``migrate`` and every error path do not need.
@@ -17,7 +19,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
@@ -51,6 +53,7 @@ from taskapi.store.base import ListedTask
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
@@ -82,6 +85,9 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON shaped as the API's data instead of a table.")
 ]
 TaskIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Task ID.", show_default=False)]
+IntervalOption = Annotated[
+    float, typer.Option(min=0.05, max=3600, help="Seconds between two readings of the store.")
+]
 
 
 # -- failures and exit codes ------------------------------------------------------------------------
@@ -104,6 +110,15 @@ def _exit_codes() -> Iterator[None]:
         _fail(str(exc), EXIT_USAGE)
     except StoreUnavailable as exc:
         _fail(f"task store unavailable: {exc}", EXIT_UNAVAILABLE)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C ends a live view cleanly: exit 130, as shells expect, without Click's "Aborted!"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _redact(url: str) -> str:
@@ -272,16 +287,22 @@ def _list_table(rows: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
-def _print_list(page: Sequence[ListedTask], as_json: bool) -> None:
+def _list_rows(page: Sequence[ListedTask]) -> list[dict[str, Any]]:
     from taskapi.api.schemas import TaskSchema
 
-    rows = [TaskSchema.of(task).model_dump(mode="json") for task in page]
+    return [TaskSchema.of(task).model_dump(mode="json") for task in page]
+
+
+def _list_view(rows: Sequence[dict[str, Any]]) -> Table | Text:
+    return _list_table(rows) if rows else Text("No tasks.")
+
+
+def _print_list(page: Sequence[ListedTask], as_json: bool) -> None:
+    rows = _list_rows(page)
     if as_json:
         _print_json(rows)
-    elif rows:
-        _console().print(_list_table(rows))
     else:
-        typer.echo("No tasks.")
+        _console().print(_list_view(rows))
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -334,6 +355,14 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Serve the API only (other processes run the tasks).")
     ] = False,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Serve a non-loopback --host without API tokens (logged as a warning); "
+            "env TASKAPI_ALLOW_UNAUTHENTICATED.",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the store and serve the HTTP API, with an embedded worker unless --no-worker."""
     from taskapi.app import serve as run
@@ -347,6 +376,7 @@ def serve(
         cancel_grace=cancel_grace,
         shutdown_timeout=shutdown_timeout,
         run_worker=False if no_worker else None,
+        allow_unauthenticated=True if allow_unauthenticated else None,
     )
     _configure_logging(settings)
     with _exit_codes():
@@ -434,21 +464,35 @@ def list_tasks(
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Redraw the list every --interval seconds until Ctrl-C.")
+    ] = False,
+    interval: IntervalOption = 0.5,
 ) -> None:
     """List tasks, newest first; when more follow, the next page's --cursor is printed on stderr."""
     after = _parse_cursor(cursor)
     since = _parse_time("--created-after", created_after)
     until = _parse_time("--created-before", created_before)
-    with _service(db) as service:
-        page = service.list(
-            project_id=project,
-            status=status,
-            task_type=task_type,
-            created_after=since,
-            created_before=until,
-            after=after,
-            limit=limit,
-        )
+    if watch and as_json:
+        _fail("--watch redraws a table; for JSON as tasks change use 'taskapi watch --json'", EXIT_USAGE)
+    with _interruptible(), _service(db) as service:
+
+        def read() -> list[ListedTask]:
+            return service.list(
+                project_id=project,
+                status=status,
+                task_type=task_type,
+                created_after=since,
+                created_before=until,
+                after=after,
+                limit=limit,
+            )
+
+        if watch:
+            from taskapi.cli_watch import live_rows
+
+            live_rows(_console(), lambda: _list_rows(read()), _list_view, interval)
+        page = read()
     _print_list(page, as_json)
     following = next_cursor(page, limit)
     if following is not None:
@@ -474,6 +518,56 @@ def cancel(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = F
         _print_json(ApiResponse[None](code=200, message="Task cancelled", data=None).model_dump(mode="json"))
     else:
         typer.echo(f"Task {task_id} cancelled")
+
+
+@app.command()
+def watch(
+    task_id: Annotated[
+        int | None,
+        typer.Argument(metavar="[ID]", help="Task ID to follow (or --project).", show_default=False),
+    ] = None,
+    project: Annotated[
+        int | None,
+        typer.Option(
+            "--project", "-p", help="Follow the pending and running tasks of this project, and new ones."
+        ),
+    ] = None,
+    interval: IntervalOption = 0.5,
+    db: DbOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per change (NDJSON) instead of bars.")
+    ] = False,
+) -> None:
+    """Follow a task, or a project's tasks, live until they end: exit 0 if all completed, 1 if any
+    failed or was cancelled (2 bad input or no such task, 3 store unavailable, 130 Ctrl-C)."""
+    if (task_id is None) == (project is None):
+        _fail("give a task ID or --project, not both and not neither", EXIT_USAGE)
+    from taskapi import cli_watch as live
+
+    console = _console()
+    with _interruptible(), _service(db) as service:
+        source: live.Source
+        if task_id is not None:
+            try:
+                service.get(task_id)
+            except TaskNotFound as exc:  # here a mistake in the command line, not an outcome
+                _fail(str(exc), EXIT_USAGE)
+            source = live.OneTask(service, task_id)
+        else:
+            source = live.ProjectTasks(service, cast(int, project))
+        draw = not as_json and console.is_terminal
+        follower = live.Follower(live.bars(console) if draw else live.hidden_bars())
+        line = live.json_line if as_json else live.line_of
+        with live.displayed(follower.progress, show=draw):
+            live.follow(source, follower, lambda change: None if draw else typer.echo(line(change)), interval)
+    outcomes = follower.outcomes()
+    if not outcomes:
+        typer.echo(f"Project {project} has no pending or running task.", err=True)
+    elif not as_json:
+        console.print(live.summary(outcomes))
+    code = live.exit_code(outcomes)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:
