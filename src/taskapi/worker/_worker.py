@@ -170,6 +170,7 @@ class Worker:
             if unsubscribe:
                 unsubscribe()
             await asyncio.to_thread(unlisten)
+            self._pool.unwatch()
             await asyncio.to_thread(self._pool.close)
             log.info("worker %s stopped: %s", self.worker_id, self.stats)
 
