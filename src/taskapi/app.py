@@ -6,16 +6,22 @@ Only this module (and the CLI above it) knows every part; the parts know only th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import logging
 import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
 from taskapi.api import create_app
+from taskapi.api.auth import AccessTokens, load_tokens
+from taskapi.api.hub import ChangeHub, HubOptions
+from taskapi.domain import InvalidInput
 from taskapi.service import TaskService
 from taskapi.settings import Settings
 from taskapi.signals import Signals
@@ -37,7 +43,7 @@ def open_migrated_store(settings: Settings) -> Store:
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
-    return WorkerOptions(
+    options = WorkerOptions(
         concurrency=settings.concurrency,
         lease_seconds=settings.lease_seconds,
         cancel_grace=settings.cancel_grace,
@@ -46,6 +52,47 @@ def worker_options(settings: Settings) -> WorkerOptions:
         rescue_interval=settings.rescue_interval,
         listen=settings.listen,
     )
+    if "retention_seconds" in {f.name for f in dataclasses.fields(WorkerOptions)}:  # TODO(LEAD): plain
+        options = dataclasses.replace(options, retention_seconds=settings.retention_days * 86400)  # type: ignore[call-arg,unused-ignore]
+    return options
+
+
+def access_tokens(settings: Settings) -> AccessTokens:
+    """The configured tokens; a malformed configuration is an ``InvalidInput`` naming what is wrong."""
+    inline = None if settings.api_tokens is None else settings.api_tokens.get_secret_value()
+    return load_tokens(inline, settings.api_tokens_file)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_binding(settings: Settings, tokens: AccessTokens) -> None:
+    """No tokens: loopback only, unless explicitly allowed (then warn). Logs what access control does."""
+    if tokens:
+        log.info("access control is on: %d token(s) configured", len(tokens.credentials))
+    elif is_loopback(settings.host):
+        log.info(
+            "access control is off (no API tokens): listening on the loopback address %s only", settings.host
+        )
+    elif settings.allow_unauthenticated:
+        log.warning(
+            "access control is off and %s is not a loopback address: anyone who reaches it can read and"
+            " cancel tasks (TASKAPI_ALLOW_UNAUTHENTICATED is set)",
+            settings.host,
+        )
+    else:
+        raise InvalidInput(
+            "host",
+            f"{settings.host} is not a loopback address and no API tokens are configured: set"
+            " TASKAPI_API_TOKENS or TASKAPI_API_TOKENS_FILE, or --allow-unauthenticated"
+            " (TASKAPI_ALLOW_UNAUTHENTICATED=true) to serve without access control",
+        )
 
 
 def build_worker(settings: Settings, store: Store, signals: Signals | None = None) -> Worker:
@@ -75,11 +122,17 @@ class EmbeddedWorker:
         self._thread.join(timeout=options.shutdown_timeout + options.cancel_grace + 10)
 
 
-def build_server_app(settings: Settings) -> FastAPI:
+def build_server_app(settings: Settings, tokens: AccessTokens | None = None) -> FastAPI:
     """The app of ``taskapi serve``: the API, plus an embedded worker (or at least the rescuer)."""
     store = open_migrated_store(settings)
     service = TaskService(store)
-    app = create_app(service, max_body_bytes=settings.max_body_bytes)
+    app = create_app(
+        service,
+        max_body_bytes=settings.max_body_bytes,
+        tokens=tokens,
+        hub_options=HubOptions(poll_interval=settings.events_poll_interval),
+        listen=settings.listen,
+    )
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -111,16 +164,44 @@ def build_server_app(settings: Settings) -> FastAPI:
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn waits for open responses before it shuts the app down, and a live stream never ends by
+    itself: on the exit signal, end the streams first."""
+
+    def __init__(self, config: uvicorn.Config, hub: ChangeHub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.hub.close_streams_threadsafe()
+        super().handle_exit(sig, frame)
+
+
+STREAM_SHUTDOWN_TIMEOUT = 5
+"""Seconds uvicorn waits at shutdown for responses still being sent (a client that stopped reading
+its stream) before it cancels them."""
+
+
 def serve(settings: Settings) -> None:
     """Run the API and the embedded worker until SIGTERM or Ctrl-C."""
-    app = build_server_app(settings)
+    tokens = access_tokens(settings)
+    check_binding(settings, tokens)
+    app = build_server_app(settings, tokens)
     log.info(
         "taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url
     )
     # uvicorn re-raises SIGTERM after its graceful shutdown, restoring the handler found at start:
     # a no-op one makes a clean shutdown exit 0, as supervisors expect.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=STREAM_SHUTDOWN_TIMEOUT,
+    )
+    _Server(config, app.state.hub).run()
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./taskapi.db"
@@ -39,6 +40,18 @@ class Settings(BaseSettings):
     listen: bool = Field(True, description="use PostgreSQL LISTEN/NOTIFY (false: poll only)")
     pool_min_size: int = Field(1, ge=1, description="PostgreSQL pool: connections kept open")
     pool_max_size: int = Field(10, ge=1, description="PostgreSQL pool: most connections per process")
+    api_tokens: SecretStr | None = Field(
+        None, description="access tokens, comma-separated role:token (roles: read, operate)"
+    )
+    api_tokens_file: Path | None = Field(None, description="a file of access tokens, one role:token a line")
+    allow_unauthenticated: bool = Field(
+        False,
+        description="serve without tokens on a non-loopback address (anyone who reaches it may operate)",
+    )
+    retention_days: int = Field(30, ge=0, description="prune finished tasks older than this (0: keep all)")
+    events_poll_interval: float = Field(
+        0.25, gt=0, description="how often the live stream looks for changes it was not woken for (seconds)"
+    )
 
     @field_validator("handlers", mode="before")
     @classmethod

@@ -79,12 +79,19 @@ def body_of_size(size: int) -> bytes:
 class InProcessApi:
     """The HTTP API over its own migrated SQLite file, called in-process; ``close()`` when done."""
 
-    def __init__(self, db_path: Path, *, store: SQLiteStore | None = None, raise_errors: bool = True) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        store: SQLiteStore | None = None,
+        raise_errors: bool = True,
+        app_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.db_path = db_path
         self.store = store if store is not None else SQLiteStore(db_path)
         self.store.migrate()
         self.service = TaskService(self.store)
-        self.app = create_app(self.service)
+        self.app = create_app(self.service, **(app_options or {}))
         self._runner = asyncio.Runner()
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=raise_errors)
         self._client = httpx.AsyncClient(transport=transport, base_url="http://test")
@@ -214,9 +221,15 @@ def _server_env(overrides: Mapping[str, str]) -> dict[str, str]:
 
 
 def start_server(
-    db_path: Path, log_path: Path, *, env: Mapping[str, str] | None = None, startup_timeout: float = 30.0
+    db_path: Path,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_timeout: float = 30.0,
+    token: str | None = None,
 ) -> ServerProcess:
-    """``python -m taskapi serve`` on ``db_path``; answer once ``GET /api/v1/tasks`` answers 200."""
+    """``python -m taskapi serve`` on ``db_path``; answer once ``GET /api/v1/tasks`` answers 200
+    (sent with ``token`` when the server is given access tokens)."""
     port = free_port()
     command = [sys.executable, "-m", "taskapi", "serve", "--db", f"sqlite:///{db_path}", "--port", str(port)]
     with log_path.open("ab") as log:
@@ -225,20 +238,24 @@ def start_server(
         )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", db_path, log_path)
     try:
-        _wait_until_answering(server, startup_timeout)
+        _wait_until_answering(server, startup_timeout, token)
     except BaseException:
         stop_server(server)
         raise
     return server
 
 
-def _wait_until_answering(server: ServerProcess, timeout: float) -> None:
+def _wait_until_answering(server: ServerProcess, timeout: float, token: str | None = None) -> None:
     deadline = time.monotonic() + timeout
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     while True:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode} on start:\n{server.log()}")
         try:
-            if httpx.get(f"{server.base_url}{TASKS}?limit=1", timeout=1.0).status_code == 200:
+            if (
+                httpx.get(f"{server.base_url}{TASKS}?limit=1", headers=headers, timeout=1.0).status_code
+                == 200
+            ):
                 return
         except httpx.TransportError:
             pass
@@ -261,9 +278,9 @@ def stop_server(server: ServerProcess, timeout: float = 10.0) -> int:
 
 @contextmanager
 def running_server(
-    db_path: Path, log_path: Path, *, env: Mapping[str, str] | None = None
+    db_path: Path, log_path: Path, *, env: Mapping[str, str] | None = None, token: str | None = None
 ) -> Iterator[ServerProcess]:
-    server = start_server(db_path, log_path, env=env)
+    server = start_server(db_path, log_path, env=env, token=token)
     try:
         yield server
     finally:

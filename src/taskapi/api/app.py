@@ -1,37 +1,115 @@
-"""Builds the FastAPI application around a ``TaskService``: routes, error envelope, body limit."""
+"""Builds the FastAPI application around a ``TaskService``: routes, error envelope, body limit, access
+control, the live stream's change hub and the store-derived metrics."""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
 
 from taskapi.api import DEFAULT_MAX_BODY_BYTES
+from taskapi.api.auth import AccessControl, AccessTokens
 from taskapi.api.errors import install_error_handlers
+from taskapi.api.hub import ChangeHub, ChangeSource, HubOptions, WakeSource
 from taskapi.api.limits import BodySizeLimit
+from taskapi.api.routes_ops import router as ops_router
+from taskapi.api.routes_stream import router as stream_router
 from taskapi.api.routes_tasks import router as tasks_router
+from taskapi.domain import TaskType
+from taskapi.metrics import QueueStats, StoreCollector
 from taskapi.service import TaskService
 
 __all__ = ["create_app"]
 
 
-def create_app(service: TaskService, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """The API over ``service``; the caller owns the service's lifetime (see ``taskapi.app``)."""
+def create_app(
+    service: TaskService,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    tokens: AccessTokens | None = None,
+    hub_options: HubOptions | None = None,
+    listen: bool = True,
+) -> FastAPI:
+    """The API over ``service``; the caller owns the service's lifetime (see ``taskapi.app``).
+
+    The app's lifespan runs the change hub of the live stream: it wakes on the service's in-process
+    signals and, when ``listen`` and the store can, on the store's change notifications."""
+    hub = ChangeHub(_change_source(service), hub_options, _wake_sources(service, listen=listen))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
     app = FastAPI(
         title="taskapi",
         version="0.1.0",
         summary="Background tasks of the literature-research pipeline: list, inspect, create, cancel.",
+        lifespan=lifespan,
     )
     app.state.service = service
+    app.state.hub = hub
+    app.state.store_metrics = _store_metrics(service)
     install_error_handlers(app)
+    dashboard = _dashboard_router()
+    if dashboard is not None:
+        app.include_router(dashboard)
+    app.include_router(ops_router)
+    app.include_router(stream_router)  # before the task routes: /tasks/events is not /tasks/{id}
     app.include_router(tasks_router)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    _document_validation_as_400(app)
+    app.add_middleware(AccessControl, tokens=tokens or AccessTokens())  # outermost: refuse before the body
+    _document_the_api(app, secured=bool(tokens))
     return app
 
 
-def _document_validation_as_400(app: FastAPI) -> None:
-    """Validation errors answer 400 in the envelope: drop FastAPI's default 422 from the OpenAPI."""
+def _change_source(service: TaskService) -> ChangeSource:
+    # TODO(STORE): drop the cast once TaskService has changes, get_many, running_progress, last_event_id.
+    return cast(ChangeSource, service)
+
+
+def _wake_sources(service: TaskService, *, listen: bool) -> list[WakeSource]:
+    """In-process signals always; the store's change notifications (PostgreSQL NOTIFY) when asked."""
+    sources: list[WakeSource] = [lambda wake: service.signals.subscribe(lambda _signal: wake())]
+    listen_changes: Callable[[Callable[..., None]], Callable[[], None]] | None = getattr(
+        service.store, "listen_changes", None
+    )
+    if listen and listen_changes is not None:
+        sources.append(lambda wake: listen_changes(lambda *_: wake()))
+    return sources
+
+
+def _store_metrics(service: TaskService) -> CollectorRegistry | None:
+    """A registry of this app's store-derived metrics (per app, so that several apps in one process,
+    as in tests, do not collide in the default registry)."""
+    read: Callable[[], QueueStats] | None = getattr(service, "queue_stats", None)
+    if read is None:  # TODO(STORE): TaskService.queue_stats is requested; until then none are served
+        return None
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(read, [t.value for t in TaskType]))
+    return registry
+
+
+def _dashboard_router() -> APIRouter | None:
+    """The dashboard's router (the WEB helper's module), when it is there."""
+    try:
+        module = importlib.import_module("taskapi.api.routes_dashboard")
+    except ModuleNotFoundError:
+        return None
+    router: APIRouter = module.router
+    return router
+
+
+def _document_the_api(app: FastAPI, *, secured: bool) -> None:
+    """Validation errors answer 400 in the envelope: drop FastAPI's default 422 from the OpenAPI.
+    With tokens configured, declare the bearer scheme the access control enforces."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -42,6 +120,10 @@ def _document_validation_as_400(app: FastAPI) -> None:
                     operation.get("responses", {}).pop("422", None)
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
+            if secured:
+                schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+                schemes["bearer"] = {"type": "http", "scheme": "bearer"}
+                schema["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

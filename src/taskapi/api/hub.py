@@ -1,0 +1,375 @@
+"""The change hub: one reader of the store's change log per process, fanned out to every stream client.
+
+However many clients hold ``GET /api/v1/tasks/events``, the database sees one reader: the hub reads
+the log (``changes(after, limit)``) and the running tasks' progress, builds each message once, and
+offers it to every matching client's bounded queue. It reads when woken (in-process signals; NOTIFY on
+PostgreSQL) and otherwise every ``poll_interval`` (so writers in other processes are seen too).
+
+Commit order is not id order on PostgreSQL: an event id can become visible after a larger one. The
+hub remembers the ids it skipped over (within ``gap_window`` ids and ``gap_timeout`` seconds) and
+re-reads from the lowest of them, delivering each late event once. A client whose queue is full is
+dropped, never waited for: it reconnects with ``Last-Event-ID`` and resumes from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fastapi.sse import ServerSentEvent
+
+from taskapi.api.schemas import render_time
+from taskapi.domain import Task
+
+log = logging.getLogger("taskapi.api.hub")
+
+Unsubscribe = Callable[[], None]
+WakeSource = Callable[[Callable[[], None]], Unsubscribe]
+"""Subscribes a wake-up callback (called from any thread) somewhere; answers how to unsubscribe."""
+
+
+class ChangeEvent(Protocol):
+    """One row of the store's change log (``taskapi.domain.TaskEvent``), as far as the hub needs it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def task_id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+class ChangeSource(Protocol):
+    """What the hub reads (``TaskService`` provides it)."""
+
+    def changes(self, after_event_id: int, limit: int) -> Sequence[ChangeEvent]: ...
+
+    def get_many(self, ids: Sequence[int]) -> Sequence[Task]: ...
+
+    def running_progress(self) -> Sequence[tuple[int, int, int]]: ...
+
+    def last_event_id(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubOptions:
+    poll_interval: float = 0.25
+    progress_interval: float = 0.5
+    keepalive: float = 15.0
+    queue_size: int = 256
+    page: int = 500
+    gap_window: int = 20_000  # more than the largest batch (10,000 creates in one transaction)
+    gap_timeout: float = 30.0
+    max_replay: int = 10_000
+    retry_ms: int = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stream message, built once and shared by every client it is offered to."""
+
+    sse: ServerSentEvent
+    project_id: int
+    task_id: int
+    event_id: int | None
+
+
+def snapshot(task: Task, event: str) -> dict[str, Any]:
+    """The task as the list endpoint shows it, plus its error and times, plus what happened."""
+    return {
+        "id": task.id,
+        "project_id": task.project_id,
+        "task_type": task.task_type,
+        "status": task.status.value,
+        "progress": task.progress,
+        "total": task.total,
+        "created_at": render_time(task.created_at),
+        "started_at": None if task.started_at is None else render_time(task.started_at),
+        "completed_at": None if task.completed_at is None else render_time(task.completed_at),
+        "error_message": task.error_message,
+        "event": event,
+    }
+
+
+def message(data: dict[str, Any], event_id: int | None) -> Message:
+    sse = ServerSentEvent(
+        raw_data=json.dumps(data, separators=(",", ":")),
+        event="task",
+        id=None if event_id is None else str(event_id),
+    )
+    return Message(sse, int(data["project_id"]), int(data["id"]), event_id)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One client: its filters, its bounded queue, and where the hub's log position was when it came."""
+
+    project_id: int | None
+    task_id: int | None
+    queue: asyncio.Queue[Message | None]
+    start_event_id: int
+    dropped: bool = False
+    closed: bool = False
+
+    def matches(self, item: Message) -> bool:
+        return (self.project_id is None or item.project_id == self.project_id) and (
+            self.task_id is None or item.task_id == self.task_id
+        )
+
+    def offer(self, item: Message) -> None:
+        """Queue ``item`` without waiting; a full queue drops this client (it resumes from the log)."""
+        if self.dropped or self.closed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped = True
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):  # then the reader finds ``closed`` at its next item
+            self.queue.put_nowait(None)
+
+
+@dataclass
+class _Gaps:
+    """Ids skipped over by the log reader that may still commit, with when each was first missed."""
+
+    window: int
+    timeout: float
+    missing: dict[int, float] = field(default_factory=dict)
+
+    def skipped(self, low: int, high: int) -> None:
+        """Ids ``low..high-1`` were not there when ``high`` was: remember the newest ``window`` of them."""
+        now = time.monotonic()
+        for missing_id in range(max(low, high - self.window), high):
+            self.missing[missing_id] = now
+
+    def expire(self, head: int) -> None:
+        now = time.monotonic()
+        stale = [i for i, t in self.missing.items() if now - t > self.timeout or i <= head - self.window]
+        for missing_id in stale:
+            del self.missing[missing_id]
+
+
+class ChangeHub:
+    """Reads the change log for the whole process; ``subscribe`` gives each client its queue."""
+
+    def __init__(
+        self, source: ChangeSource, options: HubOptions | None = None, wake_sources: Sequence[WakeSource] = ()
+    ) -> None:
+        self.source = source
+        self.options = options or HubOptions()
+        self._wake_sources = tuple(wake_sources)
+        self._unsubscribes: list[Unsubscribe] = []
+        self._subscriptions: set[Subscription] = set()
+        self._head: int | None = None  # highest event id read from the log
+        self._gaps = _Gaps(self.options.gap_window, self.options.gap_timeout)
+        self._progress: dict[int, tuple[int, int]] = {}
+        self._running: dict[int, Task] = {}
+        self._progress_due = 0.0
+        self._woken = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._store_down = False
+        self._closing = False
+        self.passes = 0
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._unsubscribes = [subscribe(self.wake) for subscribe in self._wake_sources]
+        self._task = asyncio.create_task(self._run(), name="taskapi-change-hub")
+
+    async def stop(self) -> None:
+        """End every stream, stop listening and reading."""
+        self.close_streams()
+        for unsubscribe in self._unsubscribes:
+            unsubscribe()
+        self._unsubscribes = []
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def close_streams_threadsafe(self) -> None:
+        """End every stream from any thread (a signal handler at server shutdown: uvicorn waits for
+        open responses before it runs the app's shutdown, so streams must end first)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.close_streams)
+
+    def close_streams(self) -> None:
+        self._closing = True
+        for subscription in list(self._subscriptions):
+            subscription.close()
+
+    def wake(self, *_: object) -> None:
+        """Read now rather than at the next poll; safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._woken.set)
+
+    # -- clients ------------------------------------------------------------------------------------
+
+    @property
+    def clients(self) -> int:
+        return len(self._subscriptions)
+
+    @property
+    def head(self) -> int | None:
+        return self._head
+
+    def subscribe(self, project_id: int | None, task_id: int | None) -> Subscription:
+        queue: asyncio.Queue[Message | None] = asyncio.Queue(self.options.queue_size)
+        subscription = Subscription(project_id, task_id, queue, self._head or 0)
+        if self._closing:
+            subscription.close()
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self.options.poll_interval)
+            self._woken.clear()
+            try:
+                await self.run_once()
+                if self._store_down:
+                    log.info("live stream: the store answers again")
+                    self._store_down = False
+            except Exception as exc:  # an outage must not end the hub; it reads again at the next poll
+                if not self._store_down:
+                    log.warning("live stream: cannot read changes: %s", exc)
+                    self._store_down = True
+
+    async def run_once(self) -> None:
+        """One pass: new log entries, late ones (gaps), and progress when it is due."""
+        self.passes += 1
+        if self._head is None:
+            self._head = await asyncio.to_thread(self.source.last_event_id)
+        events = await self._read_forward()
+        events += await self._read_gaps()
+        await self._dispatch(events)
+        if self._subscriptions and time.monotonic() >= self._progress_due:
+            self._progress_due = time.monotonic() + self.options.progress_interval
+            await self._read_progress()
+
+    async def _read_forward(self) -> list[ChangeEvent]:
+        assert self._head is not None
+        found: list[ChangeEvent] = []
+        while True:
+            page = await asyncio.to_thread(self.source.changes, self._head, self.options.page)
+            for event in page:
+                if event.id <= self._head:
+                    continue
+                if event.id > self._head + 1:
+                    self._gaps.skipped(self._head + 1, event.id)
+                self._head = event.id
+                found.append(event)
+            if len(page) < self.options.page:
+                return found
+
+    async def _read_gaps(self) -> list[ChangeEvent]:
+        """The late events: those committed after a larger id had been read."""
+        assert self._head is not None
+        self._gaps.expire(self._head)
+        found: list[ChangeEvent] = []
+        while self._gaps.missing:
+            low = min(self._gaps.missing)
+            page = await asyncio.to_thread(self.source.changes, low - 1, self.options.page)
+            late = [e for e in page if self._gaps.missing.pop(e.id, None) is not None]
+            found += late
+            if not late or len(page) < self.options.page:
+                return found
+        return found
+
+    async def _dispatch(self, events: Sequence[ChangeEvent]) -> None:
+        if not events or not self._subscriptions:
+            return
+        for item in await asyncio.to_thread(build_messages, self.source, events):
+            self._fan_out(item)
+
+    def _fan_out(self, item: Message) -> None:
+        for subscription in list(self._subscriptions):
+            if subscription.matches(item):
+                subscription.offer(item)
+
+    async def _read_progress(self) -> None:
+        rows = await asyncio.to_thread(self.source.running_progress)
+        current = {task_id: (progress, total) for task_id, progress, total in rows}
+        changed = [
+            task_id
+            for task_id, value in current.items()
+            if self._progress.get(task_id, (0, value[1])) != value
+        ]
+        self._progress = current
+        self._running = {i: t for i, t in self._running.items() if i in current}
+        unknown = [task_id for task_id in changed if task_id not in self._running]
+        if unknown:
+            for found in await asyncio.to_thread(self.source.get_many, unknown):
+                self._running[found.id] = found
+        for task_id in changed:
+            task = self._running.get(task_id)
+            if task is not None:
+                progress, total = current[task_id]
+                data = snapshot(task, "progress") | {
+                    "status": "running",
+                    "progress": progress,
+                    "total": total,
+                }
+                self._fan_out(message(data, None))
+
+
+def build_messages(source: ChangeSource, events: Sequence[ChangeEvent]) -> list[Message]:
+    """Messages for log events, in log order, each with the task's current snapshot (one read for all).
+    Events of tasks that no longer exist (pruned) are left out."""
+    tasks = {task.id: task for task in source.get_many(sorted({e.task_id for e in events}))}
+    return [message(snapshot(tasks[e.task_id], e.kind), e.id) for e in events if e.task_id in tasks]
+
+
+@dataclass
+class Replay:
+    """The log's events in ``(after, until]`` for a resuming client, a page at a time, at most
+    ``limit`` events; ``cut_short`` tells afterwards whether there were more (the client is told)."""
+
+    source: ChangeSource
+    after: int
+    until: int
+    page: int
+    limit: int
+    cut_short: bool = False
+
+    async def pages(self) -> AsyncIterator[list[Message]]:
+        read, after = 0, self.after
+        while after < self.until:
+            if read >= self.limit:
+                self.cut_short = True
+                return
+            size = min(self.page, self.limit - read)
+            page = await asyncio.to_thread(self.source.changes, after, size)
+            events = [e for e in page if e.id <= self.until]
+            if not events:
+                return
+            read += len(events)
+            after = events[-1].id
+            yield await asyncio.to_thread(build_messages, self.source, events)
+            if len(page) < size:
+                return
+
+
+def matching(messages: Iterable[Message], subscription: Subscription) -> list[Message]:
+    return [m for m in messages if subscription.matches(m)]
