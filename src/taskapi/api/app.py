@@ -3,12 +3,11 @@ control, the live stream's change hub and the store-derived metrics."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from taskapi.api import DEFAULT_MAX_BODY_BYTES
@@ -16,6 +15,7 @@ from taskapi.api.auth import AccessControl, AccessTokens
 from taskapi.api.errors import install_error_handlers
 from taskapi.api.hub import ChangeHub, ChangeSource, HubOptions, WakeSource
 from taskapi.api.limits import BodySizeLimit
+from taskapi.api.routes_dashboard import router as dashboard_router
 from taskapi.api.routes_ops import router as ops_router
 from taskapi.api.routes_stream import router as stream_router
 from taskapi.api.routes_tasks import router as tasks_router
@@ -58,9 +58,7 @@ def create_app(
     app.state.hub = hub
     app.state.store_metrics = _store_metrics(service)
     install_error_handlers(app)
-    dashboard = _dashboard_router()
-    if dashboard is not None:
-        app.include_router(dashboard)
+    app.include_router(dashboard_router)  # public: the page holds no data
     app.include_router(ops_router)
     app.include_router(stream_router)  # before the task routes: /tasks/events is not /tasks/{id}
     app.include_router(tasks_router)
@@ -95,16 +93,6 @@ def _store_metrics(service: TaskService) -> CollectorRegistry | None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(read, [t.value for t in TaskType]))
     return registry
-
-
-def _dashboard_router() -> APIRouter | None:
-    """The dashboard's router (the WEB helper's module), when it is there."""
-    try:
-        module = importlib.import_module("taskapi.api.routes_dashboard")
-    except ModuleNotFoundError:
-        return None
-    router: APIRouter = module.router
-    return router
 
 
 def _document_the_api(app: FastAPI, *, secured: bool) -> None:

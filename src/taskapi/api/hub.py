@@ -263,7 +263,7 @@ class ChangeHub:
             self._head = await asyncio.to_thread(self.source.last_event_id)
         events = await self._read_forward()
         events += await self._read_gaps()
-        await self._dispatch(events)
+        await self._dispatch(sorted(events, key=lambda e: e.id))  # a late id goes before newer ones
         if self._subscriptions and time.monotonic() >= self._progress_due:
             self._progress_due = time.monotonic() + self.options.progress_interval
             await self._read_progress()

@@ -1,0 +1,289 @@
+"""The change hub's reading rules, over a change log whose commit order the test controls.
+
+A real PostgreSQL shows ids out of commit order only by chance of timing; here the test decides which
+event ids are visible when, so each rule (late ids delivered once, forgotten after the timeout, slow
+clients dropped without holding up others, progress only when it changed, resume from the log) is
+checked exactly. The hub over real stores and real servers is tested in tests/e2e/test_events_stream.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from taskapi.api.hub import ChangeHub, HubOptions, Message, Replay, Subscription
+from taskapi.domain import Task, TaskStatus
+
+T0 = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    task_id: int
+    kind: str
+
+
+@dataclass
+class ControlledLog:
+    """A change log where ``commit`` makes an event visible, in whatever order the test chooses."""
+
+    visible: dict[int, Event] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
+    running: list[tuple[int, int, int]] = field(default_factory=list)
+    reads_after: list[int] = field(default_factory=list)
+
+    def task(self, task_id: int, project_id: int = 1, status: TaskStatus = TaskStatus.PENDING) -> None:
+        self.tasks[task_id] = Task(task_id, project_id, "search", status, 0, 0, {}, None, "", T0, None, None)
+
+    def commit(self, event_id: int, task_id: int, kind: str = "created") -> None:
+        if task_id not in self.tasks:
+            self.task(task_id)
+        self.visible[event_id] = Event(event_id, task_id, kind)
+
+    def changes(self, after_event_id: int, limit: int) -> list[Event]:
+        self.reads_after.append(after_event_id)
+        return [self.visible[i] for i in sorted(self.visible) if i > after_event_id][:limit]
+
+    def get_many(self, ids: Sequence[int]) -> list[Task]:
+        return [self.tasks[i] for i in ids if i in self.tasks]
+
+    def running_progress(self) -> list[tuple[int, int, int]]:
+        return list(self.running)
+
+    def last_event_id(self) -> int:
+        return max(self.visible, default=0)
+
+
+def drain(subscription: Subscription) -> list[Message | None]:
+    items: list[Message | None] = []
+    while not subscription.queue.empty():
+        items.append(subscription.queue.get_nowait())
+    return items
+
+
+def ids(items: Sequence[Message | None]) -> list[int | None]:
+    return [None if m is None else m.event_id for m in items]
+
+
+def data(item: Message | None) -> dict[str, Any]:
+    assert item is not None and item.sse.raw_data is not None
+    decoded: dict[str, Any] = json.loads(item.sse.raw_data)
+    return decoded
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_new_client_gets_changes_from_now_on_not_the_history() -> None:
+    log = ControlledLog()
+    log.commit(1, 10)
+
+    async def scenario() -> list[int | None]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        client = hub.subscribe(None, None)
+        log.commit(2, 11)
+        await hub.run_once()
+        return ids(drain(client))
+
+    assert run(scenario()) == [2]
+
+
+def test_messages_carry_the_snapshot_and_what_happened_and_respect_filters() -> None:
+    log = ControlledLog()
+    log.task(10, project_id=1)
+    log.task(11, project_id=2)
+
+    async def scenario() -> tuple[list[Message | None], ...]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        everything, project_2, task_10 = (
+            hub.subscribe(None, None),
+            hub.subscribe(2, None),
+            hub.subscribe(None, 10),
+        )
+        log.commit(1, 10)
+        log.commit(2, 11)
+        log.commit(3, 10, "cancelled")
+        await hub.run_once()
+        return drain(everything), drain(project_2), drain(task_10)
+
+    everything, project_2, task_10 = run(scenario())
+    assert ids(everything) == [1, 2, 3] and ids(project_2) == [2] and ids(task_10) == [1, 3]
+    first = everything[0]
+    assert first is not None and first.sse.event == "task" and first.sse.id == "1"
+    assert data(first) == {
+        "id": 10,
+        "project_id": 1,
+        "task_type": "search",
+        "status": "pending",
+        "progress": 0,
+        "total": 0,
+        "created_at": "2025-03-12T10:00:00",
+        "started_at": None,
+        "completed_at": None,
+        "error_message": "",
+        "event": "created",
+    }
+    assert data(everything[2])["event"] == "cancelled"
+
+
+def test_an_id_committed_after_a_larger_one_is_delivered_once() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> list[int | None]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        client = hub.subscribe(None, None)
+        log.commit(1, 10)
+        log.commit(3, 12)  # 2 is still in flight
+        await hub.run_once()
+        log.commit(2, 11)
+        log.commit(4, 13)
+        await hub.run_once()
+        await hub.run_once()  # nothing new: nothing again
+        return ids(drain(client))
+
+    assert run(scenario()) == [1, 3, 2, 4]
+
+
+def test_a_gap_that_never_fills_is_forgotten_after_the_timeout() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> list[int]:
+        hub = ChangeHub(log, HubOptions(gap_timeout=0.0))
+        await hub.run_once()
+        log.commit(1, 10)
+        log.commit(3, 12)  # 2 was rolled back: it never commits
+        await hub.run_once()
+        log.reads_after.clear()
+        await hub.run_once()
+        return log.reads_after
+
+    assert run(scenario()) == [3]  # only the forward read; no re-read from the forgotten gap
+
+
+def test_gaps_are_re_read_only_from_the_lowest_missing_id() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> list[int]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        for event_id in (1, 2, 3, 5):
+            log.commit(event_id, 10 + event_id)
+        await hub.run_once()
+        log.reads_after.clear()
+        await hub.run_once()
+        return log.reads_after
+
+    assert run(scenario()) == [5, 3]  # forward from the head, then from just below the missing 4
+
+
+def test_a_slow_client_is_dropped_and_the_others_get_everything() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> tuple[Subscription, list[int | None], Subscription]:
+        hub = ChangeHub(log, HubOptions(queue_size=3))
+        await hub.run_once()
+        slow, fast = hub.subscribe(None, None), hub.subscribe(None, None)
+        for event_id in range(1, 3):
+            log.commit(event_id, 10 + event_id)
+        await hub.run_once()
+        got = ids(drain(fast))
+        for event_id in range(3, 6):
+            log.commit(event_id, 10 + event_id)
+        await hub.run_once()  # completes though the slow client's queue is full
+        return slow, got + ids(drain(fast)), fast
+
+    slow, fast_ids, fast = run(scenario())
+    assert slow.dropped and not fast.dropped
+    assert fast_ids == [1, 2, 3, 4, 5]
+
+
+def test_progress_is_sent_when_it_changed_and_only_then() -> None:
+    log = ControlledLog()
+    log.task(10, status=TaskStatus.RUNNING)
+
+    async def scenario() -> list[list[tuple[int, int]]]:
+        hub = ChangeHub(log, HubOptions(progress_interval=0.0))
+        await hub.run_once()
+        client = hub.subscribe(None, None)
+        seen = []
+        for progress in [(0, 10), (3, 10), (3, 10), (7, 10)]:
+            log.running = [(10, *progress)]
+            await hub.run_once()
+            seen.append([(data(m)["progress"], data(m)["total"]) for m in drain(client)])
+        return seen
+
+    assert run(scenario()) == [[], [(3, 10)], [], [(7, 10)]]
+
+
+def test_progress_messages_have_no_event_id_and_say_progress() -> None:
+    log = ControlledLog()
+    log.task(10, status=TaskStatus.RUNNING)
+    log.running = [(10, 4, 9)]
+
+    async def scenario() -> list[Message | None]:
+        hub = ChangeHub(log, HubOptions(progress_interval=0.0))
+        client = hub.subscribe(None, None)
+        await hub.run_once()
+        return drain(client)
+
+    (item,) = run(scenario())
+    assert item is not None and item.sse.id is None and item.event_id is None
+    assert data(item)["event"] == "progress" and data(item)["status"] == "running"
+
+
+def test_closing_the_streams_ends_every_client_even_a_full_one() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> tuple[Subscription, Subscription, Subscription]:
+        hub = ChangeHub(log, HubOptions(queue_size=1))
+        await hub.run_once()
+        idle, full = hub.subscribe(None, None), hub.subscribe(None, None)
+        log.commit(1, 10)
+        await hub.run_once()
+        drain(idle)
+        hub.close_streams()
+        late = hub.subscribe(None, None)
+        return idle, full, late
+
+    idle, full, late = run(scenario())
+    assert idle.closed and full.closed and late.closed
+    assert drain(idle) == [None]
+
+
+def test_replay_reads_the_missed_range_and_says_when_it_was_cut_short() -> None:
+    log = ControlledLog()
+    for event_id in range(1, 8):
+        log.commit(event_id, 10 + event_id)
+
+    async def scenario(limit: int) -> tuple[list[int | None], bool]:
+        replay = Replay(log, after=2, until=6, page=2, limit=limit)
+        got = [m.event_id async for page in replay.pages() for m in page]
+        return got, replay.cut_short
+
+    assert run(scenario(limit=100)) == ([3, 4, 5, 6], False)
+    assert run(scenario(limit=3)) == ([3, 4, 5], True)
+
+
+def test_events_of_pruned_tasks_are_left_out() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> list[int | None]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        client = hub.subscribe(None, None)
+        log.commit(1, 10)
+        log.commit(2, 11)
+        del log.tasks[10]
+        await hub.run_once()
+        return ids(drain(client))
+
+    assert run(scenario()) == [2]
