@@ -1,0 +1,1 @@
+"""Browser tests of the dashboard: a real Chromium (Playwright) against a real ``taskapi serve``."""
