@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from taskapi import TaskService, TaskStatus
+from tests.conftest import wait_until
+from tests.helpers.server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +102,34 @@ def test_worker_burst_runs_the_pending_tasks_then_exits(cli: Cli, database_url: 
         done = service.get(task.id)
     assert done.status == TaskStatus.COMPLETED, done
     assert done.result is not None and done.completed_at is not None
+
+
+def test_serve_on_a_public_address_needs_tokens_or_allow_unauthenticated(cli: Cli, tmp_path: Path) -> None:
+    cli.env.pop("TASKAPI_API_TOKENS", None)
+    port, everywhere = str(free_port()), "0.0.0.0"  # noqa: S104
+    refused = cli("serve", "--host", everywhere, "--port", port, "--no-worker")
+    assert_one_line_error(refused, 2, "--allow-unauthenticated")
+    log = tmp_path / "serve.log"
+    command = ["serve", "--host", everywhere, "--port", port, "--no-worker", "--allow-unauthenticated"]
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "taskapi", *command],
+            cwd=cli.cwd,
+            env=cli.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answers() -> bool:
+            assert server.poll() is None, log.read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/v1/tasks", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(answers, timeout=30, interval=0.02, what="the server to answer")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+    assert "WARNING" in log.read_text() and "access control is off" in log.read_text()

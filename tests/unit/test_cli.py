@@ -233,7 +233,7 @@ def test_the_database_defaults_to_the_environment(sqlite_path: Path) -> None:
 
 def test_every_command_and_option_has_help() -> None:
     group = get_group(app)
-    assert set(group.commands) >= {"serve", "worker", "migrate", "submit", "list", "show", "cancel"}
+    assert set(group.commands) >= {"serve", "worker", "migrate", "submit", "list", "show", "cancel", "watch"}
     for name, command in group.commands.items():
         assert command.help, name
         for param in command.params:
