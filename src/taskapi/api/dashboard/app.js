@@ -192,6 +192,7 @@
       }
       onTaskEvent(task);
     });
+    source.addEventListener("reset", () => state.stream === source && refresh()); // missed too much
     source.addEventListener("error", () => {
       if (state.stream !== source) return;
       setLive(false); // poll while the stream reconnects or is unavailable
