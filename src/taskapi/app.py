@@ -130,7 +130,9 @@ def build_server_app(settings: Settings, tokens: AccessTokens | None = None) -> 
         service,
         max_body_bytes=settings.max_body_bytes,
         tokens=tokens,
-        hub_options=HubOptions(poll_interval=settings.events_poll_interval),
+        hub_options=HubOptions(
+            poll_interval=settings.events_poll_interval, keepalive=settings.events_keepalive
+        ),
         listen=settings.listen,
     )
     inner_lifespan = app.router.lifespan_context

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     events_poll_interval: float = Field(
         0.25, gt=0, description="how often the live stream looks for changes it was not woken for (seconds)"
     )
+    events_keepalive: float = Field(
+        15.0, gt=0, description="seconds between keep-alive comments on a quiet stream"
+    )
 
     @field_validator("handlers", mode="before")
     @classmethod

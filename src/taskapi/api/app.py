@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from taskapi.api import DEFAULT_MAX_BODY_BYTES
 from taskapi.api.auth import AccessControl, AccessTokens
 from taskapi.api.errors import install_error_handlers
-from taskapi.api.hub import ChangeHub, ChangeSource, HubOptions, WakeSource
+from taskapi.api.hub import ChangeHub, ChangeSource, HubCollector, HubOptions, WakeSource
 from taskapi.api.limits import BodySizeLimit
 from taskapi.api.routes_dashboard import router as dashboard_router
 from taskapi.api.routes_ops import router as ops_router
@@ -56,7 +56,7 @@ def create_app(
     )
     app.state.service = service
     app.state.hub = hub
-    app.state.store_metrics = _store_metrics(service)
+    app.state.store_metrics = _app_metrics(service, hub)
     install_error_handlers(app)
     app.include_router(dashboard_router)  # public: the page holds no data
     app.include_router(ops_router)
@@ -84,14 +84,14 @@ def _wake_sources(service: TaskService, *, listen: bool) -> list[WakeSource]:
     return sources
 
 
-def _store_metrics(service: TaskService) -> CollectorRegistry | None:
-    """A registry of this app's store-derived metrics (per app, so that several apps in one process,
-    as in tests, do not collide in the default registry)."""
-    read: Callable[[], QueueStats] | None = getattr(service, "queue_stats", None)
-    if read is None:  # TODO(STORE): TaskService.queue_stats is requested; until then none are served
-        return None
+def _app_metrics(service: TaskService, hub: ChangeHub) -> CollectorRegistry:
+    """A registry of this app's metrics: the live stream's, and those read from the store at scrape
+    time (per app, so that several apps in one process, as in tests, do not collide)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(read, [t.value for t in TaskType]))
+    registry.register(HubCollector(hub))
+    read: Callable[[], QueueStats] | None = getattr(service, "queue_stats", None)
+    if read is not None:  # TODO(STORE): TaskService.queue_stats is requested; until then none are served
+        registry.register(StoreCollector(read, [t.value for t in TaskType]))
     return registry
 
 

@@ -18,11 +18,13 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi.sse import ServerSentEvent
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from taskapi.api.schemas import render_time
 from taskapi.domain import Task
@@ -182,6 +184,7 @@ class ChangeHub:
         self._store_down = False
         self._closing = False
         self.passes = 0
+        self.dropped = 0
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -237,6 +240,8 @@ class ChangeHub:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        if subscription in self._subscriptions and subscription.dropped:
+            self.dropped += 1
         self._subscriptions.discard(subscription)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -332,6 +337,28 @@ class ChangeHub:
                     "total": total,
                 }
                 self._fan_out(message(data, None))
+
+
+class HubCollector(Collector):
+    """The hub's own figures for ``/metrics``: clients held, clients dropped, passes over the log."""
+
+    def __init__(self, hub: ChangeHub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "taskapi_stream_clients", "Clients holding the live stream", value=self.hub.clients
+        )
+        yield CounterMetricFamily(
+            "taskapi_stream_dropped_clients",
+            "Stream clients dropped because their queue was full (they resume from the log)",
+            value=self.hub.dropped,
+        )
+        yield CounterMetricFamily(
+            "taskapi_stream_passes",
+            "Passes of the change hub over the store's change log",
+            value=self.hub.passes,
+        )
 
 
 def build_messages(source: ChangeSource, events: Sequence[ChangeEvent]) -> list[Message]:
