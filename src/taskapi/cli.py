@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -54,6 +56,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
@@ -114,11 +117,16 @@ def _exit_codes() -> Iterator[None]:
 
 @contextmanager
 def _interruptible() -> Iterator[None]:
-    """Ctrl-C ends a live view cleanly: exit 130, as shells expect, without Click's "Aborted!"."""
+    """Ctrl-C ends a live view cleanly: exit 130, as shells expect, without Click's "Aborted!". A
+    reader that went away (``watch --json | head -1``) ends it too: 141, as if killed by SIGPIPE."""
     try:
         yield
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _redact(url: str) -> str:
@@ -555,11 +563,13 @@ def watch(
             source = live.OneTask(service, task_id)
         else:
             source = live.ProjectTasks(service, cast(int, project))
-        draw = not as_json and console.is_terminal
+        draw = not as_json and console.is_terminal  # bars draw themselves; else a line per change
         follower = live.Follower(live.bars(console) if draw else live.hidden_bars())
-        line = live.json_line if as_json else live.line_of
+        render = live.json_line if as_json else live.line_of
         with live.displayed(follower.progress, show=draw):
-            live.follow(source, follower, lambda change: None if draw else typer.echo(line(change)), interval)
+            live.follow(
+                source, follower, None if draw else lambda change: typer.echo(render(change)), interval
+            )
     outcomes = follower.outcomes()
     if not outcomes:
         typer.echo(f"Project {project} has no pending or running task.", err=True)

@@ -357,12 +357,14 @@ def ticks(interval: float, sleep: Callable[[float], None] = time.sleep) -> Itera
             beat = time.monotonic()
 
 
-def follow(source: Source, follower: Follower, emit: Callable[[Change], None], interval: float) -> None:
-    """Poll ``source`` each tick and ``emit`` what changed, until it is done."""
+def follow(
+    source: Source, follower: Follower, emit: Callable[[Change], None] | None, interval: float
+) -> None:
+    """Poll ``source`` each tick and ``emit`` what changed (if anything listens), until it is done."""
     for _ in ticks(interval):
         for reading in source.poll():
             change = follower.see(reading)
-            if change is not None:
+            if change is not None and emit is not None:
                 emit(change)
         if source.done:
             return

@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import re
+import select
 import signal
 import struct
 import subprocess
@@ -154,7 +155,7 @@ class Processes:
         self.started: list[subprocess.Popen[bytes]] = []
         self._terminals: list[int] = []
 
-    def _popen(self, args: tuple[str, ...], **streams: Any) -> subprocess.Popen[bytes]:
+    def popen(self, args: tuple[str, ...], **streams: Any) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             [sys.executable, "-m", "taskapi", *args], cwd=self.cwd, env=self.env, **streams
         )
@@ -163,7 +164,7 @@ class Processes:
 
     def cli(self, *args: str) -> Cli:
         """The command with its stdout and stderr piped, as in a script."""
-        process = self._popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = self.popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert process.stdout is not None and process.stderr is not None
         out, err = process.stdout.fileno(), process.stderr.fileno()
         return Cli(process, Output(lambda: os.read(out, 65536)), Output(lambda: os.read(err, 65536)))
@@ -192,7 +193,7 @@ class Processes:
 
     def worker(self, log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as sink:
-            return self._popen(
+            return self.popen(
                 ("worker", "--handlers", "tests.handlers.gated", "--concurrency", "8"),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -446,3 +447,24 @@ def test_list_watch_shows_a_task_created_after_it_started_until_ctrl_c(
     assert listing.interrupt() == 130
     rest = listing.stdout.all() + (listing.stderr.all() if listing.stderr is not None else "")
     assert "Traceback" not in rest
+
+
+def test_a_reader_that_goes_away_ends_watch_json_quietly(
+    procs: Processes, database_url: str, gates: Path, tmp_path: Path
+) -> None:
+    """``taskapi watch -p 1 --json | head -1``: the next write fails (EPIPE); exit 141, no traceback."""
+    task = create(database_url, 1, "ocr", steps=2, gates=str(gates))
+    procs.worker(tmp_path / "worker.log")
+    process = procs.popen(
+        ("watch", "--project", "1", "--json", "--interval", "0.1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    readable, _, _ = select.select([process.stdout], [], [], DEADLINE)
+    assert readable, "no first event"
+    assert json.loads(process.stdout.readline())["id"] == task
+    process.stdout.close()  # as head does after its line
+    open_gate(gates, task, 1)  # a change the watch must now write
+    assert process.wait(timeout=DEADLINE) == 141
+    assert process.stderr.read() == b""
