@@ -532,7 +532,7 @@ def cancel(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = F
 def watch(
     task_id: Annotated[
         int | None,
-        typer.Argument(metavar="[ID]", help="Task ID to follow (or --project).", show_default=False),
+        typer.Argument(metavar="ID", help="Task ID to follow (or --project).", show_default=False),
     ] = None,
     project: Annotated[
         int | None,
