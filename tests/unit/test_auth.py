@@ -99,6 +99,17 @@ def test_the_query_token_is_accepted_on_get_only(secured: InProcessApi) -> None:
     assert secured.rows() == []
 
 
+def test_the_query_token_goes_no_further_than_the_check(secured: InProcessApi) -> None:
+    for _ in range(2):
+        envelope(secured.post(TASKS, json=CREATE, headers=bearer(OPERATE)), 201)
+
+    response = secured.get(TASKS, params={"limit": 1, "access_token": READ, "project_id": 1})
+
+    assert len(envelope(response, 200)["data"]) == 1
+    link = response.headers["link"]  # the next page's link keeps the filters, not the token
+    assert "project_id=1" in link and "limit=1" in link and READ not in link and "access_token" not in link
+
+
 def test_a_malformed_authorization_header_is_401(secured: InProcessApi) -> None:
     for header in [f"Basic {READ}", "Bearer", "Bearer   ", READ]:
         body = envelope(secured.get(TASKS, headers={"Authorization": header}), 401)

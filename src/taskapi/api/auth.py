@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -180,7 +180,7 @@ class AccessControl:
             await _refuse(send, 403, message, challenge)
             return
         scope.setdefault("state", {})["actor"] = credential.actor
-        await self.app(scope, receive, send)
+        await self.app(_without_query_token(scope), receive, send)
 
 
 def _token_of(scope: Scope, method: str) -> tuple[str | None, str]:
@@ -197,6 +197,15 @@ def _token_of(scope: Scope, method: str) -> tuple[str | None, str]:
     if query and query[-1]:
         return query[-1], ""
     return None, "An access token is required: send Authorization: Bearer <token>"
+
+
+def _without_query_token(scope: Scope) -> Scope:
+    """The request without ``?access_token=``: no route, link or log downstream ever sees the token."""
+    query: bytes = scope.get("query_string", b"")
+    if QUERY_TOKEN.encode() not in query:
+        return scope
+    kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k != QUERY_TOKEN]
+    return {**scope, "query_string": urlencode(kept).encode("latin-1")}
 
 
 async def _refuse(send: Send, status: int, message: str, challenge: str) -> None:
