@@ -527,7 +527,9 @@
     } catch (error) {
       if (error.status === 403) {
         sessionStorage.setItem(READ_ONLY_KEY, "1");
-        result.textContent = `${error.message}. This token may only read: cancelling needs an operate token.`;
+        result.textContent =
+          `${error.message}. This token may only read, so cancel buttons are now hidden; ` +
+          'use "API token" to enter one that may operate.';
       } else {
         result.textContent = error.message;
       }
