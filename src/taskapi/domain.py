@@ -64,11 +64,13 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class NewTask:
-    """What a caller gives to create a task."""
+    """What a caller gives to create a task; ``params_json``, when set, is ``params`` as JSON text
+    already (the service serialises once to validate, and the store reuses it)."""
 
     project_id: int
     task_type: TaskType
     params: dict[str, Any] = field(default_factory=dict)
+    params_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,49 @@ class Task:
     max_attempts: int = 3
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
+
+
+class EventKind(enum.StrEnum):
+    """What a timeline row records: a transition of the state machine, or a worker's observation."""
+
+    CREATED = "created"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # handed back as pending without using up an attempt (worker shutdown)
+    RESCUED = "rescued"  # its worker was lost; back to pending
+    LOST = "lost"  # its worker was lost on the last attempt; failed
+    KILLED = "killed"  # the handler's process was killed (cancel grace or timeout ran out)
+    TIMED_OUT = "timed_out"
+
+
+OBSERVATION_KINDS = frozenset({EventKind.KILLED, EventKind.TIMED_OUT})
+"""Kinds a worker records with ``task_events_add``; every other kind is written by its transition."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One row of a task's timeline; ``id`` orders every event of every task (the change feed)."""
+
+    id: int
+    task_id: int
+    at: datetime
+    kind: EventKind
+    attempt: int
+    actor: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An observation to record (``OBSERVATION_KINDS``); the store stamps ``id`` and ``at``."""
+
+    task_id: int
+    kind: EventKind
+    attempt: int
+    actor: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +167,29 @@ class TaskNotFound(TaskError):
     def __init__(self, task_id: int) -> None:
         super().__init__(f"Task {task_id} not found")
         self.task_id = task_id
+
+
+class TaskPruned(TaskNotFound):
+    """The task existed and was deleted by retention; ``pruned_at`` says when."""
+
+    def __init__(self, task_id: int, pruned_at: datetime, older_than_seconds: float) -> None:
+        TaskError.__init__(
+            self,
+            f"Task {task_id} was pruned on {pruned_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')}"
+            f" (retention {describe_duration(older_than_seconds)})",
+        )
+        self.task_id = task_id
+        self.pruned_at = pruned_at
+        self.older_than_seconds = older_than_seconds
+
+
+def describe_duration(seconds: float) -> str:
+    """``30 days``, ``12 hours``, ``90 seconds``: the largest unit that divides ``seconds`` evenly."""
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 class TaskNotCancellable(TaskError):

@@ -1,10 +1,14 @@
-"""The Python API: create, get, list and cancel tasks, with the rules that every door shares.
+"""The Python API: create, get, list and cancel tasks, read their timelines and the change feed, and
+prune old ones, with the rules that every door shares.
 
 The HTTP routes and the CLI are thin layers over ``TaskService``; a pipeline may also use it directly::
 
     with TaskService.open("sqlite:///taskapi.db") as tasks:
         task = tasks.create(project_id=1, task_type="search", params={"query": "graphene"})
         tasks.cancel(task.id)
+
+Every write takes an ``actor`` (who asked: "api", "cli", "operate token 3f9a1c", ...), which signs the
+events it writes in the task's timeline.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from taskapi.domain import (
+    CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
     MAX_ID,
     MAX_LIST_LIMIT,
@@ -23,8 +28,10 @@ from taskapi.domain import (
     InvalidInput,
     NewTask,
     Task,
+    TaskEvent,
     TaskNotCancellable,
     TaskNotFound,
+    TaskPruned,
     TaskQuery,
     TaskStatus,
     TaskType,
@@ -32,9 +39,22 @@ from taskapi.domain import (
 )
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store import Store, open_store
-from taskapi.store.base import ListedTask
+from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, ListedTask, RunningProgress
 
 MAX_BATCH = 10_000
+MAX_CHANGES = 10_000
+"""Most events (and most ids for ``get_many``) one call answers."""
+CHANGE_SETTLE_SECONDS = 10.0
+"""How long an event id may stay invisible below a visible one before the feed reads past it.
+
+Ids are drawn when a row is written, visibility comes at commit: on PostgreSQL two transactions may
+commit out of id order, so a missing id just below a young event may still appear. Past this age the
+gap is permanent (a rolled-back statement, a pruned event); no transition stays open this long.
+"""
+# Aliases for annotations inside TaskService, where ``list`` names its method.
+Events = list[TaskEvent]
+Progresses = list[RunningProgress]
+_PARAMS_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
 
@@ -69,16 +89,39 @@ def check_limit(value: object) -> int:
 def check_params(value: object) -> dict[str, Any]:
     """Params are a JSON object that both stores keep as given: no NaN or infinities (not JSON), and
     no NUL character (PostgreSQL's jsonb cannot hold one)."""
+    return _checked_params(value)[0]
+
+
+def _checked_params(value: object) -> tuple[dict[str, Any], str]:
+    """The params and their JSON text (serialised once: to check them, and for the store to write)."""
     if not isinstance(value, Mapping):
         raise InvalidInput("params", f"must be a JSON object, got {type(value).__name__}")
     params = dict(value)
     try:
-        text = json.dumps(params, allow_nan=False)
+        text = _PARAMS_JSON.encode(params)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput("params", f"must be JSON-serialisable: {exc}") from None
-    if json_has_nul(text):
+    if "\\u0000" in text and json_has_nul(text):
         raise InvalidInput("params", "must not contain the NUL character (\\u0000)")
-    return params
+    return params, text
+
+
+def check_new_task(project_id: object, task_type: object, params: object) -> NewTask:
+    """One task to create, checked as the single create and every item of a batch are."""
+    checked, text = _checked_params({} if params is None else params)
+    return NewTask(check_id("project_id", project_id), check_task_type(task_type), checked, text)
+
+
+def check_actor(actor: object) -> str:
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 200:
+        raise InvalidInput("actor", "must be a non-empty string of at most 200 characters")
+    return actor
+
+
+def check_count(name: str, value: object, largest: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
+        raise InvalidInput(name, f"must be an integer between 1 and {largest}, got {value!r}")
+    return value
 
 
 def check_time(name: str, value: datetime | None) -> datetime | None:
@@ -107,22 +150,36 @@ class TaskService:
         finally:
             store.close()
 
-    def create(self, project_id: int, task_type: str, params: Mapping[str, Any] | None = None) -> Task:
-        return self.create_many([(project_id, task_type, params)])[0]
+    def create(
+        self,
+        project_id: int,
+        task_type: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        actor: str = DEFAULT_ACTOR,
+    ) -> Task:
+        new = check_new_task(project_id, task_type, params)
+        task = self.store.task_create(new, check_actor(actor))
+        self.signals.publish(TaskSignal("created", task.id, task_type=task.task_type))
+        return task
 
-    def create_many(self, specs: Sequence[tuple[int, str, Mapping[str, Any] | None]]) -> list[Task]:
-        """Create tasks in one transaction: all of them, or (on any bad spec) none."""
+    def create_many(
+        self,
+        specs: Sequence[tuple[int, str, Mapping[str, Any] | None]],
+        *,
+        actor: str = DEFAULT_ACTOR,
+    ) -> list[Task]:
+        """Create tasks in one transaction: all of them, or (on any bad spec) none. A bad spec is
+        named by its index: ``tasks.3.params``."""
         if not 1 <= len(specs) <= MAX_BATCH:
             raise InvalidInput("tasks", f"must hold between 1 and {MAX_BATCH} tasks, got {len(specs)}")
-        news = [
-            NewTask(
-                check_id("project_id", project_id),
-                check_task_type(task_type),
-                check_params({} if params is None else params),
-            )
-            for project_id, task_type, params in specs
-        ]
-        tasks = self.store.task_create_many(news)
+        news = []
+        for index, (project_id, task_type, params) in enumerate(specs):
+            try:
+                news.append(check_new_task(project_id, task_type, params))
+            except InvalidInput as exc:
+                raise InvalidInput(f"tasks.{index}.{exc.field}", exc.detail) from None
+        tasks = self.store.task_create_many(news, check_actor(actor))
         for task in tasks:
             self.signals.publish(TaskSignal("created", task.id, task_type=task.task_type))
         return tasks
@@ -130,8 +187,21 @@ class TaskService:
     def get(self, task_id: int) -> Task:
         task = self.store.task_get(check_id("id", task_id))
         if task is None:
-            raise TaskNotFound(task_id)
+            raise self._missing(task_id)
         return task
+
+    def get_many(self, task_ids: Sequence[int]) -> list[Task]:
+        """The tasks of these ids that exist (pruned or unknown ones are left out), by id."""
+        if len(task_ids) > MAX_CHANGES:
+            raise InvalidInput("ids", f"at most {MAX_CHANGES} ids at once, got {len(task_ids)}")
+        return self.store.task_get_many([check_id("id", task_id) for task_id in task_ids])
+
+    def _missing(self, task_id: int) -> TaskNotFound:
+        """Not found, or pruned by retention (then the error says when)."""
+        pruned = self.store.task_pruned(task_id)
+        if pruned is None:
+            return TaskNotFound(task_id)
+        return TaskPruned(task_id, pruned.pruned_at, pruned.older_than_seconds)
 
     def list(
         self,
@@ -156,15 +226,92 @@ class TaskService:
         )
         return self.store.task_list(query)
 
-    def cancel(self, task_id: int) -> None:
+    def cancel(self, task_id: int, *, actor: str = DEFAULT_ACTOR) -> None:
         """Cancel a pending or running task; the write is final and the holding worker is told."""
-        cancelled = self.store.task_cancel(check_id("id", task_id))
+        cancelled = self.store.task_cancel(check_id("id", task_id), check_actor(actor))
         if cancelled is None:
             task = self.store.task_get(task_id)
             if task is None:
-                raise TaskNotFound(task_id)
+                raise self._missing(task_id)
             raise TaskNotCancellable(task_id, task.status)
-        self.signals.publish(TaskSignal("cancelled", task_id, worker_id=cancelled.worker_id))
+        self._announce_cancelled([cancelled])
+
+    def cancel_many(
+        self,
+        project_id: int,
+        *,
+        status: str | None = None,
+        task_type: str | None = None,
+        actor: str = DEFAULT_ACTOR,
+    ) -> int:
+        """Cancel every pending or running task of a project (only those in ``status``, only of
+        ``task_type``, when given) in one statement; each holding worker is told. Answer how many."""
+        statuses = sorted(CANCELLABLE_STATUSES)
+        if status is not None:
+            wanted = check_status(status)
+            if wanted not in CANCELLABLE_STATUSES:
+                raise InvalidInput("status", f"must be pending or running, got {status!r}")
+            statuses = [wanted]
+        cancelled = self.store.task_cancel_many(
+            check_id("project_id", project_id),
+            statuses,
+            None if task_type is None else check_task_type(task_type),
+            check_actor(actor),
+        )
+        self._announce_cancelled(cancelled)
+        return len(cancelled)
+
+    def _announce_cancelled(self, cancelled: Sequence[CancelledTask]) -> None:
+        for task in cancelled:
+            self.signals.publish(TaskSignal("cancelled", task.id, worker_id=task.worker_id))
+
+    def events(self, task_id: int) -> Events:
+        """The task's timeline, oldest first; ``TaskNotFound`` (or ``TaskPruned``) if it is gone."""
+        events = self.store.task_events(check_id("id", task_id))
+        if not events and self.store.task_get(task_id) is None:
+            raise self._missing(task_id)
+        return events
+
+    def changes(self, after_event_id: int, limit: int = 1000) -> Events:
+        """The log of every task's events after ``after_event_id``, oldest first: the change feed.
+
+        It stops before an id that is missing just below an event younger than
+        ``CHANGE_SETTLE_SECONDS`` (that id may still commit), so a reader that continues from the last
+        id it got never skips one; such a page may be short or empty while more exist. Start with
+        ``latest_event_id()`` to read only what happens from now on.
+        """
+        if isinstance(after_event_id, bool) or not isinstance(after_event_id, int) or after_event_id < 0:
+            raise InvalidInput("after_event_id", f"must be an integer of at least 0, got {after_event_id!r}")
+        page = self.store.task_changes(after_event_id, check_count("limit", limit, MAX_CHANGES))
+        return settled(page.events, after_event_id, page.now, timedelta(seconds=CHANGE_SETTLE_SECONDS))
+
+    def latest_event_id(self) -> int:
+        """The id of the newest event (0 when none): where a reader of ``changes`` starts."""
+        return self.store.task_events_head()
+
+    def running_progress(self) -> Progresses:
+        """``(id, progress, total)`` of every running task: a cheap read for live progress."""
+        return self.store.task_running_progress()
+
+    def prune(self, older_than: timedelta) -> int:
+        """Delete the tasks (and their timelines) that finished more than ``older_than`` ago; answer
+        how many. A pruned id then answers ``TaskPruned`` (404 saying when), never another task."""
+        seconds = older_than.total_seconds()
+        if seconds <= 0:
+            raise InvalidInput("older_than", f"must be positive, got {older_than}")
+        return self.store.task_prune(seconds)
+
+
+def settled(events: Sequence[TaskEvent], after_id: int, now: datetime, settle: timedelta) -> list[TaskEvent]:
+    """The events up to the first gap in ids that may still fill (see ``TaskService.changes``)."""
+    kept: list[TaskEvent] = []
+    expected = after_id + 1
+    for event in events:
+        if event.id != expected and now - event.at < settle:
+            break
+        kept.append(event)
+        expected = event.id + 1
+    return kept
 
 
 def next_cursor(page: Sequence[ListedTask], limit: int) -> Cursor | None:

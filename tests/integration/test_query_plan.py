@@ -44,6 +44,17 @@ SAMPLE_PARAMS: dict[str, Any] = {
     "total": 2,
     "result": "{}",
     "error_message": "boom",
+    "actor": "api",
+    "reason": "worker shutdown",
+    "project_id": 1,
+    "statuses": '["pending", "running"]',
+    "task_type": "ocr",
+    "after_id": 100,
+    "cutoff": "2025-03-01T10:00:00.000000",
+    "seen": 100,
+    "task_id": 1,
+    "kind": "killed",
+    "detail": "",
 }
 # The worker's and the service's statements on single rows or small sets: none may scan or sort.
 WORKER_QUERIES = [
@@ -57,7 +68,22 @@ WORKER_QUERIES = [
     "lease_renew",
     "task_rescue",
     "task_status_many",
+    "task_get_many",
+    "task_cancel_many",
+    "task_running_progress",
+    "task_prune",
+    "sqlite.task_cancel_logged",
+    "sqlite.task_cancel_many_logged",
+    "sqlite.task_claimed_logged",
+    "sqlite.task_finished_logged",
+    "sqlite.task_release_logged",
+    "sqlite.task_rescue_logged",
+    "sqlite.task_created_logged",
+    "sqlite.task_prune_tasks",
+    "task_events_add",
 ]
+# Reads and deletes of the event log: a task's rows, or the log after a position, by an index.
+EVENT_QUERIES = ["task_events", "task_changes", "sqlite.task_prune_events"]
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[str]:
@@ -104,6 +130,22 @@ def test_worker_queries_walk_an_index(sqlite_store: SQLiteStore, name: str) -> N
     with connection(sqlite_store) as conn:
         steps = plan(conn, load_queries("sqlite")[name], SAMPLE_PARAMS)
     assert uses_index(steps), steps
+    assert problems(steps) == [], steps
+
+
+@pytest.mark.parametrize("name", EVENT_QUERIES)
+def test_event_queries_walk_an_index(sqlite_store: SQLiteStore, name: str) -> None:
+    with connection(sqlite_store) as conn:
+        steps = plan(conn, load_queries("sqlite")[name], SAMPLE_PARAMS)
+    full_scans = [step for step in steps if step.startswith("SCAN task_events")]
+    assert full_scans == [] and problems(steps) == [], steps
+    assert any(step.startswith("SEARCH task_events") for step in steps), steps
+
+
+def test_prune_walks_the_finished_tasks_oldest_first(sqlite_store: SQLiteStore) -> None:
+    with connection(sqlite_store) as conn:
+        steps = plan(conn, load_queries("sqlite")["task_prune"], SAMPLE_PARAMS)
+    assert any("tasks_prunable" in step for step in steps), steps
     assert problems(steps) == [], steps
 
 

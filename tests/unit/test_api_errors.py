@@ -220,7 +220,7 @@ def test_chunked_body_over_1_mib_without_content_length_is_413(api: InProcessApi
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/nope", "/api/v1/task", "/api/v2/tasks", f"{TASKS}/1/uncancel", f"{TASKS}/1/x/y"]
+    "path", ["/nope", "/api/v1/task", "/api/v2/tasks", f"{TASKS}/1/uncancel", f"{TASKS}/1/x/y"]
 )
 def test_unknown_path_is_404_in_the_envelope(api: InProcessApi, path: str) -> None:
     body = refused(api, "GET", path, 404)
@@ -271,7 +271,7 @@ class CrashingStore(SQLiteStore):
     def task_get(self, task_id: int) -> Task | None:
         raise RuntimeError(SECRET)
 
-    def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
+    def task_create_many(self, news: Sequence[NewTask], actor: str = "api") -> list[Task]:
         raise RuntimeError(SECRET)
 
 

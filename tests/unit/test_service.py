@@ -163,7 +163,7 @@ def test_create_many_writes_nothing_when_one_spec_is_bad(
         (2, "ocr", None),
         (3, "crawl", {"x": math.nan}),
     ]
-    rejects("params", lambda: service.create_many(specs))
+    rejects("tasks.2.params", lambda: service.create_many(specs))
     assert nothing_written(store, announced)
 
 

@@ -7,12 +7,13 @@ writes from a worker are fenced by ``(id, attempt)`` so a worker that lost its l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from taskapi.domain import NewTask, Task, TaskQuery, TaskStatus
+from taskapi.domain import NewEvent, NewTask, Task, TaskEvent, TaskQuery, TaskStatus, TaskType
 from taskapi.signals import TaskSignal
 
 
@@ -91,6 +92,55 @@ class TaskState:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class PruneRecord:
+    """When retention deleted a range of ids, and under which age limit."""
+
+    pruned_at: datetime
+    older_than_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """Events after a position of the log, oldest first, and the database's clock when they were read
+    (events whose ids are not contiguous may still be committing: see ``TaskService.changes``)."""
+
+    events: list[TaskEvent]
+    now: datetime
+
+
+RunningProgress = tuple[int, int, int]
+"""``(task id, progress, total)`` of a running task."""
+
+DEFAULT_ACTOR = "api"
+PRUNE_BATCH = 1000
+
+
+def params_text(new: NewTask) -> str:
+    """The params as the compact JSON text a store writes."""
+    if new.params_json is not None:
+        return new.params_json
+    return json.dumps(new.params, separators=(",", ":"))
+
+
+def created_task(task_id: int, created_at: datetime, new: NewTask) -> Task:
+    """The task a create just wrote, from its input and what the database added (id, time)."""
+    return Task(
+        id=task_id,
+        project_id=new.project_id,
+        task_type=str(new.task_type),
+        status=TaskStatus.PENDING,
+        progress=0,
+        total=0,
+        params=new.params,
+        result=None,
+        error_message="",
+        created_at=created_at,
+        started_at=None,
+        completed_at=None,
+    )
+
+
 class Store(Protocol):
     """A task store. Methods are thread-safe; each runs in its own short transaction."""
 
@@ -106,10 +156,10 @@ class Store(Protocol):
         """Raise ``StoreUnavailable`` when the database cannot answer."""
         ...
 
-    def task_create(self, new: NewTask) -> Task: ...
+    def task_create(self, new: NewTask, actor: str = DEFAULT_ACTOR) -> Task: ...
 
-    def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
-        """Create all in one transaction: either every task exists afterwards or none does."""
+    def task_create_many(self, news: Sequence[NewTask], actor: str = DEFAULT_ACTOR) -> list[Task]:
+        """Create all in one transaction, each with its ``created`` event: all of them or none."""
         ...
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
@@ -121,8 +171,57 @@ class Store(Protocol):
 
     def task_list(self, query: TaskQuery) -> list[ListedTask]: ...
 
-    def task_cancel(self, task_id: int) -> CancelledTask | None:
+    def task_get_many(self, task_ids: Sequence[int]) -> list[Task]:
+        """The tasks of these ids that exist, by id."""
+        ...
+
+    def task_cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> CancelledTask | None:
         """Cancel if pending or running; ``None`` when this call did not cancel it."""
+        ...
+
+    def task_cancel_many(
+        self,
+        project_id: int,
+        statuses: Sequence[TaskStatus],
+        task_type: TaskType | None = None,
+        actor: str = DEFAULT_ACTOR,
+    ) -> list[CancelledTask]:
+        """Cancel every task of the project in one of ``statuses`` (pending and/or running), of
+        ``task_type`` if given, in one statement; answer those this call cancelled."""
+        ...
+
+    def task_events(self, task_id: int) -> list[TaskEvent]:
+        """The task's timeline, oldest first (empty for an unknown or pruned task)."""
+        ...
+
+    def task_events_add(self, events: Sequence[NewEvent]) -> int:
+        """Record observations (``OBSERVATION_KINDS`` only) of tasks that exist; answer how many."""
+        ...
+
+    def task_changes(self, after_id: int, limit: int) -> ChangePage:
+        """Up to ``limit`` events with ids above ``after_id``, by id, and the database's clock."""
+        ...
+
+    def task_events_head(self) -> int:
+        """The id of the newest event (0 when there is none): where a new reader of changes starts."""
+        ...
+
+    def task_running_progress(self) -> list[RunningProgress]:
+        """Progress of every running task (they are few: bounded by the workers' slots)."""
+        ...
+
+    def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_change`` (from another thread) soon after the event log grows, and whenever
+        changes may have been missed (a reconnect); answer the function that stops listening."""
+        ...
+
+    def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
+        """Delete finished tasks (and their events) that finished more than ``older_than_seconds``
+        ago, ``limit`` per transaction, each batch recorded for ``task_pruned``; answer how many."""
+        ...
+
+    def task_pruned(self, task_id: int) -> PruneRecord | None:
+        """The pruning that deleted the range holding ``task_id``, if any (ids are never reused)."""
         ...
 
     def task_claim(self, claim: Claim) -> list[Task]:
@@ -138,16 +237,18 @@ class Store(Protocol):
         """Persist outcomes; answer the ids whose write won (the others were cancelled or rescued)."""
         ...
 
-    def task_release(self, task_id: int, attempt: int) -> bool:
-        """Hand a running attempt back as pending without using up an attempt (graceful shutdown)."""
+    def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
+        """Hand a running attempt back as pending without using up an attempt (graceful shutdown);
+        ``reason`` is the detail of its ``released`` event."""
         ...
 
     def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
         """Extend the lease of every task this worker runs; answer how many."""
         ...
 
-    def task_rescue(self) -> list[RescuedTask]:
-        """Recover running tasks whose lease expired (their worker is gone)."""
+    def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:
+        """Recover running tasks whose lease expired (their worker is gone); ``actor`` (the rescuing
+        process, "rescuer <worker_id>") signs their ``rescued`` or ``lost`` events."""
         ...
 
     def task_states(self, task_ids: Sequence[int]) -> list[TaskState]: ...

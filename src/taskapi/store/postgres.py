@@ -1,9 +1,11 @@
 """The scale-out store: one PostgreSQL database shared by every API replica and worker host.
 
 Sync psycopg 3 over a ``psycopg_pool.ConnectionPool`` (the code base's one choice: workers call the
-store from threads). Connections run in autocommit: every method but ``migrate`` and ``task_finish`` is
-a single statement, so it is its own transaction and costs one round trip; those two open an explicit
-transaction. Times are the database's clock, never this host's, so hosts with skewed clocks still agree.
+store from threads). Connections run in autocommit: nearly every method is a single statement (a
+transition and its ``task_events`` rows are one statement of CTEs), so it is its own transaction and
+costs one round trip; ``migrate``, ``task_finish`` and a large ``task_create_many`` (COPY) open an
+explicit transaction. Times are the database's clock, never this host's, so hosts with skewed clocks
+still agree.
 Connection failures and pool timeouts surface as ``StoreUnavailable``, as do transient transaction
 aborts (deadlock, serialization), which a caller may simply retry.
 """
@@ -23,22 +25,43 @@ from psycopg import conninfo as pg_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus
+from taskapi.domain import (
+    OBSERVATION_KINDS,
+    EventKind,
+    NewEvent,
+    NewTask,
+    StoreUnavailable,
+    Task,
+    TaskEvent,
+    TaskQuery,
+    TaskStatus,
+    TaskType,
+)
 from taskapi.signals import TaskSignal
 from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
+    DEFAULT_ACTOR,
+    PRUNE_BATCH,
     CancelledTask,
+    ChangePage,
     Claim,
     Completion,
     ListedTask,
     ProgressWrite,
+    PruneRecord,
     RescuedTask,
+    RunningProgress,
     TaskState,
+    created_task,
+    params_text,
 )
 
 Row = dict[str, Any]
 _LIST_FILTERS = LIST_FILTERS
 _TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
+COPY_FROM = 100
+"""Batches of at least this many tasks are written with COPY (measured: faster from about here on);
+smaller ones with one INSERT statement, a single round trip."""
 
 
 log = logging.getLogger("taskapi.store")
@@ -87,6 +110,28 @@ def _row_to_listed(row: Row) -> ListedTask:
         total=row["total"],
         created_at=row["created_at"].astimezone(UTC),
     )
+
+
+def _row_to_event(row: Row) -> TaskEvent:
+    return TaskEvent(
+        id=row["id"],
+        task_id=row["task_id"],
+        at=row["at"].astimezone(UTC),
+        kind=EventKind(row["kind"]),
+        attempt=row["attempt"],
+        actor=row["actor"],
+        detail=row["detail"],
+    )
+
+
+def _cancelled(rows: list[Row]) -> list[CancelledTask]:
+    return [CancelledTask(id=row["id"], worker_id=row["worker_id"], attempt=row["attempt"]) for row in rows]
+
+
+def _copy_field(text: str) -> str:
+    """A value for COPY's text format. JSON from ``json.dumps`` holds no raw tab, newline or carriage
+    return (they are escaped), so only the backslash needs doubling; other text is escaped fully."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def describe_url(url: str) -> str:
@@ -195,26 +240,72 @@ class PostgresStore:
 
     # -- the service's operations -----------------------------------------------------------
 
-    def task_create(self, new: NewTask) -> Task:
-        return self.task_create_many([new])[0]
+    def task_create(self, new: NewTask, actor: str = DEFAULT_ACTOR) -> Task:
+        return self.task_create_many([new], actor)[0]
 
-    def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
+    def task_create_many(self, news: Sequence[NewTask], actor: str = DEFAULT_ACTOR) -> list[Task]:
+        """One transaction, with a ``created`` event per task: one INSERT statement for a small batch,
+        COPY for a large one. The tasks answered are built from the input (the database adds only
+        ids and the time), so a large batch is not read back."""
         if not news:
             return []
+        texts = [params_text(new) for new in news]
+        try:
+            if len(news) < COPY_FROM:
+                stamped = self._insert(news, texts, actor)
+            else:
+                stamped = self._copy(news, texts, actor)
+        except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
+            raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
+        return [
+            created_task(task_id, created_at.astimezone(UTC), new)
+            for (task_id, created_at), new in zip(stamped, news, strict=True)
+        ]
+
+    def _insert(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
         params = {
             "project_ids": [new.project_id for new in news],
             "task_types": [str(new.task_type) for new in news],
-            "params": [json.dumps(new.params, separators=(",", ":")) for new in news],
+            "params": texts,
+            "actor": actor,
         }
-        try:
-            rows = self._fetch("task_insert", params)
-        except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
-            raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
-        return sorted((_row_to_task(row) for row in rows), key=lambda task: task.id)
+        rows = self._fetch("task_insert", params)
+        return sorted((row["id"], row["created_at"]) for row in rows)  # ids follow the input's order
+
+    def _copy(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
+        with self._connection() as conn, conn.transaction():
+            block = _fetch(conn, self._queries["postgres.task_id_block"], {"count": len(news)})
+            ids = [row["id"] for row in block]
+            now: datetime = block[0]["now"]
+            stamp = now.isoformat()
+            lines = "".join(
+                f"{task_id}\t{new.project_id}\t{new.task_type}\t{_copy_field(text)}\t{stamp}\n"
+                for task_id, new, text in zip(ids, news, texts, strict=True)
+            )
+            with conn.cursor() as cursor, cursor.copy(self._queries["postgres.task_copy"]) as copy:
+                copy.write(lines)
+            types = sorted({str(new.task_type) for new in news})
+            params = {"ids": ids, "now": now, "actor": actor, "task_types": types}
+            _fetch(conn, self._queries["postgres.task_copied"], params)
+        return [(task_id, now) for task_id in ids]
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
         """Hear new tasks and cancels from every process (NOTIFY); answer the function that stops."""
-        listener = _Listener(self.url, self._queries["postgres.listen"], on_signal, self.where)
+        sql = self._queries["postgres.listen"]
+        listener = _Listener(self.url, sql, lambda payload: _deliver(payload, on_signal), self.where)
+        listener.start()
+        return listener.stop
+
+    def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Hear every statement that grew the event log, from any process (NOTIFY 'taskapi_changes');
+        also called on each (re)connect, since changes may have been missed while disconnected."""
+        listener = _Listener(
+            self.url,
+            self._queries["postgres.listen_changes"],
+            lambda _payload: on_change(),
+            self.where,
+            on_listening=on_change,
+        )
         listener.start()
         return listener.stop
 
@@ -231,11 +322,74 @@ class PostgresStore:
         """The list query for these filters (public so the query-plan test can EXPLAIN it)."""
         return compose_task_list(self._queries, query, _as_utc)
 
-    def task_cancel(self, task_id: int) -> CancelledTask | None:
-        rows = self._fetch("task_cancel", {"id": task_id})
+    def task_get_many(self, task_ids: Sequence[int]) -> list[Task]:
+        if not task_ids:
+            return []
+        return [_row_to_task(row) for row in self._fetch("task_get_many", {"ids": list(task_ids)})]
+
+    def task_cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> CancelledTask | None:
+        cancelled = _cancelled(self._fetch("task_cancel", {"id": task_id, "actor": actor}))
+        return cancelled[0] if cancelled else None
+
+    def task_cancel_many(
+        self,
+        project_id: int,
+        statuses: Sequence[TaskStatus],
+        task_type: TaskType | None = None,
+        actor: str = DEFAULT_ACTOR,
+    ) -> list[CancelledTask]:
+        params = {
+            "project_id": project_id,
+            "statuses": [str(status) for status in statuses],
+            "task_type": None if task_type is None else str(task_type),
+            "actor": actor,
+        }
+        return _cancelled(self._fetch("task_cancel_many", params))
+
+    def task_events(self, task_id: int) -> list[TaskEvent]:
+        return [_row_to_event(row) for row in self._fetch("task_events", {"id": task_id})]
+
+    def task_events_add(self, events: Sequence[NewEvent]) -> int:
+        if not events:
+            return 0
+        _check_observations(events)
+        params = {
+            "task_ids": [event.task_id for event in events],
+            "kinds": [str(event.kind) for event in events],
+            "attempts": [event.attempt for event in events],
+            "actors": [event.actor for event in events],
+            "details": [event.detail.replace("\x00", "\ufffd") for event in events],
+        }
+        return int(self._fetch("task_events_add", params)[0]["written"])
+
+    def task_changes(self, after_id: int, limit: int) -> ChangePage:
+        rows = self._fetch("task_changes", {"after_id": after_id, "limit": limit})
+        if not rows:  # nothing to compare the clock with: any clock will do
+            return ChangePage([], datetime.now(UTC))
+        return ChangePage([_row_to_event(row) for row in rows], rows[-1]["now"].astimezone(UTC))
+
+    def task_events_head(self) -> int:
+        return int(self._fetch("task_events_head")[0]["head"])
+
+    def task_running_progress(self) -> list[RunningProgress]:
+        rows = self._fetch("task_running_progress")
+        return sorted((row["id"], row["progress"], row["total"]) for row in rows)
+
+    def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
+        """Batches of ``limit``, each its own statement (short locks), until a batch comes up short."""
+        total = 0
+        while True:
+            params = {"older_than_seconds": older_than_seconds, "limit": limit}
+            count = int(self._fetch("task_prune", params)[0]["count"])
+            total += count
+            if count < limit:
+                return total
+
+    def task_pruned(self, task_id: int) -> PruneRecord | None:
+        rows = self._fetch("task_pruned", {"id": task_id})
         if not rows:
             return None
-        return CancelledTask(id=rows[0]["id"], worker_id=rows[0]["worker_id"], attempt=rows[0]["attempt"])
+        return PruneRecord(rows[0]["pruned_at"].astimezone(UTC), rows[0]["older_than_seconds"])
 
     # -- the workers' operations ------------------------------------------------------------
 
@@ -289,14 +443,14 @@ class PostgresStore:
             if firsts[(done.id, done.attempt)] is done and (done.id, done.attempt) in won
         ]
 
-    def task_release(self, task_id: int, attempt: int) -> bool:
-        return self._execute("task_release", {"id": task_id, "attempt": attempt}) == 1
+    def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
+        return len(self._fetch("task_release", {"id": task_id, "attempt": attempt, "reason": reason})) == 1
 
     def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
         return self._execute("lease_renew", {"worker_id": worker_id, "lease_seconds": lease_seconds})
 
-    def task_rescue(self) -> list[RescuedTask]:
-        rows = self._fetch("task_rescue")
+    def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:
+        rows = self._fetch("task_rescue", {"actor": actor})
         return sorted(
             (RescuedTask(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows),
             key=lambda rescued: rescued.id,
@@ -307,6 +461,14 @@ class PostgresStore:
             return []
         rows = self._fetch("task_status_many", {"ids": list(task_ids)})
         return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
+
+
+def _check_observations(events: Sequence[NewEvent]) -> None:
+    """Transitions write their own events; only a worker's observations may be added."""
+    for event in events:
+        if event.kind not in OBSERVATION_KINDS:
+            allowed = ", ".join(sorted(OBSERVATION_KINDS))
+            raise ValueError(f"{event.kind!s} is written by its transition; only {allowed} may be added")
 
 
 def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> list[Row]:
@@ -330,18 +492,25 @@ def _finish(
 
 
 class _Listener:
-    """A thread on its own connection that turns NOTIFY payloads into ``TaskSignal``s.
+    """A thread on its own connection that LISTENs and hands each NOTIFY payload to ``on_payload``.
 
-    A lost connection is reopened with backoff; what was announced meanwhile is found by the worker's
-    fallback poll, so a notification is a shortcut, never the only path.
+    A lost connection is reopened with backoff; ``on_listening`` runs each time LISTEN is (re)issued,
+    since what was announced meanwhile was missed. A notification is a shortcut, never the only path:
+    the worker polls and the change feed re-reads the log.
     """
 
     def __init__(
-        self, url: str, listen_sql: str, on_signal: Callable[[TaskSignal], None], where: str
+        self,
+        url: str,
+        listen_sql: str,
+        on_payload: Callable[[str], None],
+        where: str,
+        on_listening: Callable[[], None] | None = None,
     ) -> None:
         self._url = url
         self._sql = listen_sql
-        self._on_signal = on_signal
+        self._on_payload = on_payload
+        self._on_listening = on_listening
         self._where = where
         self._stopping = threading.Event()
         self.listening = threading.Event()
@@ -362,25 +531,37 @@ class _Listener:
                     conn.execute(self._sql)
                     self.listening.set()
                     backoff = 0.1
+                    self._call(self._on_listening)
                     while not self._stopping.is_set():
                         for notify in conn.notifies(timeout=0.25):
-                            self._deliver(notify.payload)
+                            self._on_payload(notify.payload)
             except psycopg.Error as exc:
                 self.listening.clear()
                 log.warning("LISTEN on %s lost (%s); reconnecting in %.1f s", self._where, exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def _deliver(self, payload: str) -> None:
-        try:
-            data = json.loads(payload)
-            signal = TaskSignal(
-                kind=data["kind"],
-                task_id=int(data.get("task_id") or 0),
-                task_type=data.get("task_type"),
-                worker_id=data.get("worker_id"),
-            )
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a malformed notification: %r", payload)
+    @staticmethod
+    def _call(callback: Callable[[], None] | None) -> None:
+        if callback is None:
             return
-        self._on_signal(signal)
+        try:
+            callback()
+        except Exception:  # a listener's bug must not stop the notifications
+            log.exception("change listener failed")
+
+
+def _deliver(payload: str, on_signal: Callable[[TaskSignal], None]) -> None:
+    """Turn a 'taskapi' payload into a ``TaskSignal``; a malformed one is logged and dropped."""
+    try:
+        data = json.loads(payload)
+        signal = TaskSignal(
+            kind=data["kind"],
+            task_id=int(data.get("task_id") or 0),
+            task_type=data.get("task_type"),
+            worker_id=data.get("worker_id"),
+        )
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring a malformed notification: %r", payload)
+        return
+    on_signal(signal)

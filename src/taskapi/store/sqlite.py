@@ -1,12 +1,15 @@
 """The embedded store: one SQLite file in WAL mode, one connection per thread.
 
 Writes open ``BEGIN IMMEDIATE`` so that two writers queue on SQLite's busy timeout instead of failing
-with a lock upgrade error; reads run in autocommit and see the latest committed state.
+with a lock upgrade error; reads run in autocommit and see the latest committed state. A transition
+writes its ``task_events`` rows in its own write transaction; one writer at a time means event ids are
+in commit order.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -16,20 +19,40 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from taskapi.domain import NewTask, StoreUnavailable, Task, TaskQuery, TaskStatus, utcnow
+from taskapi.domain import (
+    OBSERVATION_KINDS,
+    EventKind,
+    NewEvent,
+    NewTask,
+    StoreUnavailable,
+    Task,
+    TaskEvent,
+    TaskQuery,
+    TaskStatus,
+    TaskType,
+    utcnow,
+)
 from taskapi.signals import TaskSignal
 from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
+    DEFAULT_ACTOR,
+    PRUNE_BATCH,
     CancelledTask,
+    ChangePage,
     Claim,
     Completion,
     ListedTask,
     ProgressWrite,
+    PruneRecord,
     RescuedTask,
+    RunningProgress,
     TaskState,
+    created_task,
+    params_text,
 )
 
 BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("taskapi.store")
 _LIST_FILTERS = LIST_FILTERS
 
 
@@ -81,6 +104,27 @@ def _row_to_listed(row: sqlite3.Row) -> ListedTask:
     )
 
 
+def _row_to_event(row: sqlite3.Row) -> TaskEvent:
+    at = parse_time(row["at"])
+    assert at is not None
+    return TaskEvent(
+        id=row["id"],
+        task_id=row["task_id"],
+        at=at,
+        kind=EventKind(row["kind"]),
+        attempt=row["attempt"],
+        actor=row["actor"],
+        detail=row["detail"],
+    )
+
+
+def _cancelled(rows: list[sqlite3.Row]) -> list[CancelledTask]:
+    return sorted(
+        (CancelledTask(id=row["id"], worker_id=row["worker_id"], attempt=row["attempt"]) for row in rows),
+        key=lambda cancelled: cancelled.id,
+    )
+
+
 class SQLiteStore:
     """A ``Store`` on one SQLite database file (a file, not memory: workers in other processes share it)."""
 
@@ -93,6 +137,7 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._change_listeners: list[Callable[[], None]] = []
 
     # -- connections ------------------------------------------------------------------------
 
@@ -176,30 +221,54 @@ class SQLiteStore:
 
     # -- the service's operations -----------------------------------------------------------
 
-    def task_create(self, new: NewTask) -> Task:
-        return self.task_create_many([new])[0]
+    def task_create(self, new: NewTask, actor: str = DEFAULT_ACTOR) -> Task:
+        return self.task_create_many([new], actor)[0]
 
-    def task_create_many(self, news: Sequence[NewTask]) -> list[Task]:
-        now = format_time(utcnow())
-        sql = self._queries["task_insert"]
+    def task_create_many(self, news: Sequence[NewTask], actor: str = DEFAULT_ACTOR) -> list[Task]:
+        """One write transaction: every row, then one INSERT ... SELECT of their ``created`` events.
+        The only writer gives the batch the ids right above the largest id ever given."""
+        if not news:
+            return []
+        moment = utcnow()
+        now = format_time(moment)
+        rows = [
+            {"project_id": n.project_id, "task_type": str(n.task_type), "params": params_text(n), "now": now}
+            for n in news
+        ]
         with self._write() as conn:
-            rows = [
-                conn.execute(
-                    sql,
-                    {
-                        "project_id": new.project_id,
-                        "task_type": str(new.task_type),
-                        "params": json.dumps(new.params, separators=(",", ":")),
-                        "now": now,
-                    },
-                ).fetchone()
-                for new in news
-            ]
-        return [_row_to_task(row) for row in rows]
+            seen = int(conn.execute(self._queries["sqlite.task_id_seen"]).fetchone()["seen"])
+            conn.executemany(self._queries["task_insert"], rows)
+            conn.execute(self._queries["sqlite.task_created_logged"], {"seen": seen, "actor": actor})
+        self._changed()
+        created_at = parse_time(now)
+        assert created_at is not None
+        return [created_task(seen + offset, created_at, new) for offset, new in enumerate(news, start=1)]
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
         """SQLite cannot notify other processes: nothing to hear (workers poll); a no-op stopper."""
         return _no_op
+
+    def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_change`` after each commit of this store object that grew the event log (the API
+        and an embedded worker share one). Other processes' writes are found by polling."""
+        with self._all_lock:
+            self._change_listeners.append(on_change)
+
+        def stop() -> None:
+            with self._all_lock:
+                if on_change in self._change_listeners:
+                    self._change_listeners.remove(on_change)
+
+        return stop
+
+    def _changed(self) -> None:
+        with self._all_lock:
+            listeners = list(self._change_listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a listener's bug must not fail the write that committed
+                log.exception("change listener failed")
 
     def task_get(self, task_id: int) -> Task | None:
         rows = self._read("task_get", {"id": task_id})
@@ -217,14 +286,118 @@ class SQLiteStore:
         """The list query for these filters (public so the query-plan test can EXPLAIN it)."""
         return compose_task_list(self._queries, query, format_time)
 
-    def task_cancel(self, task_id: int) -> CancelledTask | None:
+    def task_get_many(self, task_ids: Sequence[int]) -> list[Task]:
+        rows = self._read("task_get_many", {"ids": json.dumps(list(task_ids))})
+        return [_row_to_task(row) for row in rows]
+
+    def task_cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> CancelledTask | None:
+        params = {"id": task_id, "now": format_time(utcnow()), "actor": actor}
         with self._write() as conn:
-            row = conn.execute(
-                self._queries["task_cancel"], {"id": task_id, "now": format_time(utcnow())}
-            ).fetchone()
-        if row is None:
+            conn.execute(self._queries["sqlite.task_cancel_logged"], params)
+            rows = conn.execute(self._queries["task_cancel"], params).fetchall()
+        if not rows:
             return None
-        return CancelledTask(id=row["id"], worker_id=row["worker_id"], attempt=row["attempt"])
+        self._changed()
+        return _cancelled(rows)[0]
+
+    def task_cancel_many(
+        self,
+        project_id: int,
+        statuses: Sequence[TaskStatus],
+        task_type: TaskType | None = None,
+        actor: str = DEFAULT_ACTOR,
+    ) -> list[CancelledTask]:
+        params = {
+            "project_id": project_id,
+            "statuses": json.dumps([str(status) for status in statuses]),
+            "task_type": None if task_type is None else str(task_type),
+            "now": format_time(utcnow()),
+            "actor": actor,
+        }
+        with self._write() as conn:
+            conn.execute(self._queries["sqlite.task_cancel_many_logged"], params)
+            rows = conn.execute(self._queries["task_cancel_many"], params).fetchall()
+        if rows:
+            self._changed()
+        return _cancelled(rows)
+
+    def task_events(self, task_id: int) -> list[TaskEvent]:
+        return [_row_to_event(row) for row in self._read("task_events", {"id": task_id})]
+
+    def task_events_add(self, events: Sequence[NewEvent]) -> int:
+        if not events:
+            return 0
+        for event in events:
+            if event.kind not in OBSERVATION_KINDS:
+                allowed = ", ".join(sorted(OBSERVATION_KINDS))
+                raise ValueError(f"{event.kind!s} is written by its transition; only {allowed} may be added")
+        now = format_time(utcnow())
+        rows = [
+            {
+                "task_id": event.task_id,
+                "kind": str(event.kind),
+                "attempt": event.attempt,
+                "actor": event.actor,
+                "detail": event.detail,
+                "now": now,
+            }
+            for event in events
+        ]
+        with self._write() as conn:
+            written = conn.executemany(self._queries["task_events_add"], rows).rowcount
+        if written:
+            self._changed()
+        return written
+
+    def task_changes(self, after_id: int, limit: int) -> ChangePage:
+        now = utcnow()  # before reading: an event read is never later than this clock says
+        rows = self._read("task_changes", {"after_id": after_id, "limit": limit})
+        return ChangePage([_row_to_event(row) for row in rows], now)
+
+    def task_events_head(self) -> int:
+        return int(self._read("task_events_head")[0]["head"])
+
+    def task_running_progress(self) -> list[RunningProgress]:
+        rows = self._read("task_running_progress")
+        return sorted((row["id"], row["progress"], row["total"]) for row in rows)
+
+    def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
+        """Batches of ``limit``, each its own write transaction, until a batch comes up short."""
+        total = 0
+        while True:
+            count = self._prune_batch(older_than_seconds, limit)
+            total += count
+            if count < limit:
+                return total
+
+    def _prune_batch(self, older_than_seconds: float, limit: int) -> int:
+        moment = utcnow()
+        cutoff = format_time(moment - timedelta(seconds=older_than_seconds))
+        with self._write() as conn:
+            rows = conn.execute(self._queries["task_prune"], {"cutoff": cutoff, "limit": limit}).fetchall()
+            ids = [row["id"] for row in rows]
+            if not ids:
+                return 0
+            doomed = {"ids": json.dumps(ids)}
+            conn.execute(self._queries["sqlite.task_prune_events"], doomed)
+            conn.execute(self._queries["sqlite.task_prune_tasks"], doomed)
+            record = {
+                "now": format_time(moment),
+                "older_than_seconds": older_than_seconds,
+                "min_task_id": min(ids),
+                "max_task_id": max(ids),
+                "count": len(ids),
+            }
+            conn.execute(self._queries["sqlite.task_prune_record"], record)
+        return len(ids)
+
+    def task_pruned(self, task_id: int) -> PruneRecord | None:
+        rows = self._read("task_pruned", {"id": task_id})
+        if not rows:
+            return None
+        pruned_at = parse_time(rows[0]["pruned_at"])
+        assert pruned_at is not None
+        return PruneRecord(pruned_at, rows[0]["older_than_seconds"])
 
     # -- the workers' operations ------------------------------------------------------------
 
@@ -240,6 +413,11 @@ class SQLiteStore:
         }
         with self._write() as conn:
             rows = conn.execute(self._queries["task_claim"], params).fetchall()
+            if rows:
+                ids = json.dumps(sorted(row["id"] for row in rows))
+                conn.execute(self._queries["sqlite.task_claimed_logged"], {"ids": ids})
+        if rows:
+            self._changed()
         return sorted((_row_to_task(row) for row in rows), key=lambda task: task.id)
 
     def task_set_progress(self, writes: Sequence[ProgressWrite], lease_seconds: float) -> list[int]:
@@ -281,12 +459,21 @@ class SQLiteStore:
                     cursor = conn.execute(self._queries["task_fail"], params)
                 if cursor.rowcount == 1:
                     won.append(done.id)
+            if won:
+                ids = json.dumps(sorted(won))
+                conn.execute(self._queries["sqlite.task_finished_logged"], {"ids": ids})
+        if won:
+            self._changed()
         return won
 
-    def task_release(self, task_id: int, attempt: int) -> bool:
+    def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
+        params = {"id": task_id, "attempt": attempt, "reason": reason, "now": format_time(utcnow())}
         with self._write() as conn:
-            cursor = conn.execute(self._queries["task_release"], {"id": task_id, "attempt": attempt})
-        return cursor.rowcount == 1
+            conn.execute(self._queries["sqlite.task_release_logged"], params)
+            released = conn.execute(self._queries["task_release"], params).rowcount == 1
+        if released:
+            self._changed()
+        return released
 
     def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
         lease = format_time(utcnow() + timedelta(seconds=lease_seconds))
@@ -296,10 +483,17 @@ class SQLiteStore:
             )
         return cursor.rowcount
 
-    def task_rescue(self) -> list[RescuedTask]:
+    def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:
+        params = {"now": format_time(utcnow()), "actor": actor}
         with self._write() as conn:
-            rows = conn.execute(self._queries["task_rescue"], {"now": format_time(utcnow())}).fetchall()
-        return [RescuedTask(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
+            conn.execute(self._queries["sqlite.task_rescue_logged"], params)
+            rows = conn.execute(self._queries["task_rescue"], params).fetchall()
+        if rows:
+            self._changed()
+        return sorted(
+            (RescuedTask(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows),
+            key=lambda rescued: rescued.id,
+        )
 
     def task_states(self, task_ids: Sequence[int]) -> list[TaskState]:
         rows = self._read("task_status_many", {"ids": json.dumps(list(task_ids))})

@@ -4,6 +4,8 @@
 -- statements) do not depend on how the driver guessed a Python value's type.
 -- Times come from the database clock (clock_timestamp(): the moment of the write, also after waiting
 -- for a row lock), never from the caller's: many hosts share one database and one clock.
+-- Every transition writes its task_events rows in its own statement (a CTE over the moved rows) and
+-- calls pg_notify('taskapi_changes', '') once when it moved something: the change feed wakes at commit.
 
 -- name: ping
 SELECT 1
@@ -40,15 +42,23 @@ WITH inserted AS (
     FROM unnest(%(project_ids)s::bigint[], %(task_types)s::text[], %(params)s::text[]::jsonb[])
          WITH ORDINALITY AS n (project_id, task_type, params, position)
     ORDER BY n.position
-    RETURNING *
+    RETURNING id, task_type, created_at
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted ORDER BY id
 ), announced AS (
     SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t.task_type)::text))
     FROM (SELECT DISTINCT task_type FROM inserted) AS t
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '')
 )
-SELECT inserted.* FROM inserted CROSS JOIN announced
+SELECT inserted.id, inserted.created_at FROM inserted CROSS JOIN announced CROSS JOIN changed
 
 -- name: task_get
 SELECT * FROM tasks WHERE id = %(id)s::bigint
+
+-- name: task_get_many
+SELECT * FROM tasks WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id
 
 -- name: task_list
 SELECT id, project_id, task_type, status, progress, total, created_at
@@ -76,16 +86,54 @@ created_at < %(created_before)s::timestamptz
 (created_at, id) < (%(after_created_at)s::timestamptz, %(after_id)s::bigint)
 
 -- name: task_cancel
--- The NOTIFY (delivered at commit) tells the worker holding the task, on whatever host, to stop it.
-WITH cancelled AS (
-    UPDATE tasks
-    SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
+-- The row is locked first so that its status before the cancel ("was pending" or "was running") is
+-- the one this statement moved. The NOTIFY on 'taskapi' (delivered at commit) tells the worker holding
+-- the task, on whatever host, to stop it.
+WITH target AS (
+    SELECT id, status FROM tasks
     WHERE id = %(id)s::bigint AND status IN ('pending', 'running')
-    RETURNING id, worker_id, attempt
+    FOR UPDATE
+), cancelled AS (
+    UPDATE tasks AS t
+    SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
+    FROM target
+    WHERE t.id = target.id AND t.status IN ('pending', 'running')
+    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, target.status AS was
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, completed_at, 'cancelled', attempt, %(actor)s::text, 'was ' || was FROM cancelled
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
 )
 SELECT id, worker_id, attempt,
        pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id)::text)
-FROM cancelled
+FROM cancelled CROSS JOIN changed
+
+-- name: task_cancel_many
+-- Bulk cancel, one statement: rows locked in id order (as every batch write locks its rows), one
+-- 'cancelled' event and one 'taskapi' NOTIFY per task, exactly as task_cancel does for one.
+WITH target AS (
+    SELECT id, status FROM tasks
+    WHERE project_id = %(project_id)s::bigint AND status = ANY (%(statuses)s::text[])
+      AND (%(task_type)s::text IS NULL OR task_type = %(task_type)s::text)
+    ORDER BY id
+    FOR UPDATE
+), cancelled AS (
+    UPDATE tasks AS t
+    SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
+    FROM target
+    WHERE t.id = target.id AND t.status IN ('pending', 'running')
+    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, target.status AS was
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, completed_at, 'cancelled', attempt, %(actor)s::text, 'was ' || was FROM cancelled ORDER BY id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
+)
+SELECT id, worker_id, attempt,
+       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id)::text)
+FROM cancelled CROSS JOIN changed
+ORDER BY id
 
 -- name: postgres.listen
 -- Private to this dialect (names "<dialect>.*" need no twin): SQLite has no notifications.
@@ -100,18 +148,25 @@ WITH picked AS (
     ORDER BY id
     LIMIT %(limit)s::bigint
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE tasks AS t
+    SET status = 'running',
+        attempt = t.attempt + 1,
+        max_attempts = COALESCE((%(max_attempts)s::jsonb ->> t.task_type)::int, t.max_attempts),
+        worker_id = %(worker_id)s::text,
+        started_at = clock_timestamp(),
+        lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s::float8),
+        progress = 0
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.*
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, started_at, 'claimed', attempt, 'worker ' || worker_id, '' FROM claimed ORDER BY id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM claimed)
 )
-UPDATE tasks AS t
-SET status = 'running',
-    attempt = t.attempt + 1,
-    max_attempts = COALESCE((%(max_attempts)s::jsonb ->> t.task_type)::int, t.max_attempts),
-    worker_id = %(worker_id)s::text,
-    started_at = clock_timestamp(),
-    lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s::float8),
-    progress = 0
-FROM picked
-WHERE t.id = picked.id
-RETURNING t.*
+SELECT claimed.* FROM claimed CROSS JOIN changed
 
 -- name: task_set_progress
 -- A batch of writes in one statement. The rows are locked in id order first (as lease_renew and
@@ -142,13 +197,20 @@ WITH c AS (
     WHERE t.status = 'running'
     ORDER BY t.id
     FOR UPDATE OF t
+), finished AS (
+    UPDATE tasks AS t
+    SET status = 'completed', result = c.result, progress = c.progress, total = c.total,
+        completed_at = clock_timestamp(), lease_expires_at = NULL
+    FROM locked, c
+    WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
+    RETURNING t.id, t.attempt, t.worker_id, t.completed_at
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, completed_at, 'completed', attempt, 'worker ' || worker_id, '' FROM finished ORDER BY id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM finished)
 )
-UPDATE tasks AS t
-SET status = 'completed', result = c.result, progress = c.progress, total = c.total,
-    completed_at = clock_timestamp(), lease_expires_at = NULL
-FROM locked, c
-WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
-RETURNING t.id, t.attempt
+SELECT id, attempt FROM finished CROSS JOIN changed
 
 -- name: task_fail
 WITH c AS (
@@ -160,19 +222,43 @@ WITH c AS (
     WHERE t.status = 'running'
     ORDER BY t.id
     FOR UPDATE OF t
+), finished AS (
+    UPDATE tasks AS t
+    SET status = 'failed', error_message = c.error_message, progress = c.progress, total = c.total,
+        completed_at = clock_timestamp(), lease_expires_at = NULL
+    FROM locked, c
+    WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
+    RETURNING t.id, t.attempt, t.worker_id, t.completed_at, t.error_message
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, completed_at, 'failed', attempt, 'worker ' || worker_id, error_message
+    FROM finished ORDER BY id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM finished)
 )
-UPDATE tasks AS t
-SET status = 'failed', error_message = c.error_message, progress = c.progress, total = c.total,
-    completed_at = clock_timestamp(), lease_expires_at = NULL
-FROM locked, c
-WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
-RETURNING t.id, t.attempt
+SELECT id, attempt FROM finished CROSS JOIN changed
 
 -- name: task_release
-UPDATE tasks
-SET status = 'pending', attempt = attempt - 1, worker_id = NULL, started_at = NULL,
-    lease_expires_at = NULL, progress = 0
-WHERE id = %(id)s::bigint AND attempt = %(attempt)s::int AND status = 'running'
+-- The row is locked first so that the event names the worker that held it (the update clears it).
+WITH target AS (
+    SELECT id, attempt, worker_id FROM tasks
+    WHERE id = %(id)s::bigint AND attempt = %(attempt)s::int AND status = 'running'
+    FOR UPDATE
+), released AS (
+    UPDATE tasks AS t
+    SET status = 'pending', attempt = t.attempt - 1, worker_id = NULL, started_at = NULL,
+        lease_expires_at = NULL, progress = 0
+    FROM target
+    WHERE t.id = target.id AND t.attempt = target.attempt AND t.status = 'running'
+    RETURNING t.id, target.attempt, target.worker_id
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, clock_timestamp(), 'released', attempt, 'worker ' || worker_id, %(reason)s::text
+    FROM released
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM released)
+)
+SELECT id FROM released CROSS JOIN changed
 
 -- name: lease_renew
 WITH mine AS (
@@ -190,24 +276,129 @@ WHERE t.id = mine.id AND t.status = 'running'
 -- SKIP LOCKED: rescuers on several hosts run at once with no leader; a row another transaction holds
 -- (a late completion, a cancel) is left for the next round, which sees its outcome.
 WITH expired AS (
-    SELECT id FROM tasks
+    SELECT id, worker_id FROM tasks
     WHERE status = 'running' AND lease_expires_at < clock_timestamp()
     ORDER BY id
     FOR UPDATE SKIP LOCKED
+), rescued AS (
+    UPDATE tasks AS t
+    SET status = CASE WHEN t.attempt < t.max_attempts THEN 'pending' ELSE 'failed' END,
+        error_message = CASE WHEN t.attempt < t.max_attempts THEN t.error_message
+                             ELSE 'worker lost: ' || COALESCE(t.worker_id, '?') || ' stopped renewing its lease'
+                                  || ' on attempt ' || t.attempt || ' of ' || t.max_attempts END,
+        completed_at = CASE WHEN t.attempt < t.max_attempts THEN NULL ELSE clock_timestamp() END,
+        started_at = CASE WHEN t.attempt < t.max_attempts THEN NULL ELSE t.started_at END,
+        worker_id = NULL,
+        lease_expires_at = NULL,
+        progress = CASE WHEN t.attempt < t.max_attempts THEN 0 ELSE t.progress END
+    FROM expired
+    WHERE t.id = expired.id
+    RETURNING t.id, t.status, t.attempt, t.error_message, expired.worker_id AS lost_worker
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, clock_timestamp(), CASE WHEN status = 'pending' THEN 'rescued' ELSE 'lost' END, attempt,
+           %(actor)s::text,
+           CASE WHEN status = 'pending'
+                THEN 'worker ' || COALESCE(lost_worker, '?') || ' stopped renewing its lease'
+                ELSE error_message END
+    FROM rescued ORDER BY id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM rescued)
 )
-UPDATE tasks AS t
-SET status = CASE WHEN t.attempt < t.max_attempts THEN 'pending' ELSE 'failed' END,
-    error_message = CASE WHEN t.attempt < t.max_attempts THEN t.error_message
-                         ELSE 'worker lost: ' || COALESCE(t.worker_id, '?') || ' stopped renewing its lease'
-                              || ' on attempt ' || t.attempt || ' of ' || t.max_attempts END,
-    completed_at = CASE WHEN t.attempt < t.max_attempts THEN NULL ELSE clock_timestamp() END,
-    started_at = CASE WHEN t.attempt < t.max_attempts THEN NULL ELSE t.started_at END,
-    worker_id = NULL,
-    lease_expires_at = NULL,
-    progress = CASE WHEN t.attempt < t.max_attempts THEN 0 ELSE t.progress END
-FROM expired
-WHERE t.id = expired.id
-RETURNING t.id, t.status, t.attempt
+SELECT id, status, attempt FROM rescued CROSS JOIN changed
 
 -- name: task_status_many
 SELECT id, status, attempt FROM tasks WHERE id = ANY (%(ids)s::bigint[])
+
+-- name: task_events
+SELECT id, task_id, at, kind, attempt, actor, detail FROM task_events
+WHERE task_id = %(id)s::bigint
+ORDER BY id
+
+-- name: task_events_add
+-- Observations of a worker (killed, timed_out); a task that no longer exists gets none.
+WITH e AS (
+    SELECT * FROM unnest(%(task_ids)s::bigint[], %(kinds)s::text[], %(attempts)s::int[],
+                         %(actors)s::text[], %(details)s::text[])
+                  WITH ORDINALITY AS e (task_id, kind, attempt, actor, detail, position)
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT e.task_id, clock_timestamp(), e.kind, e.attempt, e.actor, e.detail
+    FROM e JOIN tasks AS t ON t.id = e.task_id
+    ORDER BY e.position
+    RETURNING id
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM logged)
+)
+SELECT count(*) AS written FROM logged CROSS JOIN changed
+
+-- name: task_changes
+SELECT id, task_id, at, kind, attempt, actor, detail, clock_timestamp() AS now FROM task_events
+WHERE id > %(after_id)s::bigint
+ORDER BY id
+LIMIT %(limit)s::bigint
+
+-- name: task_events_head
+SELECT COALESCE(max(id), 0) AS head FROM task_events
+
+-- name: task_running_progress
+SELECT id, progress, total FROM tasks WHERE status = 'running'
+
+-- name: task_prune
+-- One batch of retention: the oldest finished tasks past the age limit, their events, and a record
+-- of the id range (task_pruned answers "pruned" for a missing id inside it). SKIP LOCKED: pruners on
+-- several hosts take different rows.
+WITH doomed AS (
+    SELECT id FROM tasks
+    WHERE status IN ('completed', 'failed', 'cancelled')
+      AND completed_at < clock_timestamp() - make_interval(secs => %(older_than_seconds)s::float8)
+    ORDER BY completed_at
+    LIMIT %(limit)s::bigint
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM tasks AS t USING doomed WHERE t.id = doomed.id RETURNING t.id
+), forgotten AS (
+    DELETE FROM task_events WHERE task_id = ANY (ARRAY(SELECT id FROM gone))
+), recorded AS (
+    INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count)
+    SELECT clock_timestamp(), %(older_than_seconds)s::float8, min(id), max(id), count(*)
+    FROM gone
+    HAVING count(*) > 0
+    RETURNING count
+)
+SELECT COALESCE((SELECT count FROM recorded), 0) AS count
+
+-- name: task_pruned
+SELECT pruned_at, older_than_seconds FROM task_prunes
+WHERE min_task_id <= %(id)s::bigint AND max_task_id >= %(id)s::bigint
+ORDER BY id
+LIMIT 1
+
+-- name: postgres.listen_changes
+LISTEN taskapi_changes
+
+-- name: postgres.task_id_block
+-- The bulk path (COPY): ids drawn from the table's own sequence, so they follow the batch's order
+-- and are never reused, and the one created_at of the batch.
+SELECT nextval(s.sequence) AS id, statement_timestamp() AS now
+FROM (SELECT pg_get_serial_sequence('tasks', 'id')::regclass AS sequence) AS s,
+     generate_series(1, %(count)s::int)
+ORDER BY 1
+
+-- name: postgres.task_copy
+-- COPY writes the given ids into the identity column (as OVERRIDING SYSTEM VALUE would).
+COPY tasks (id, project_id, task_type, params, created_at) FROM STDIN
+
+-- name: postgres.task_copied
+-- The rest of the bulk path, in the COPY's transaction: the created events and the notifications.
+WITH logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT i.id, %(now)s::timestamptz, 'created', 0, %(actor)s::text, ''
+    FROM unnest(%(ids)s::bigint[]) AS i (id)
+    ORDER BY i.id
+    RETURNING task_id
+)
+SELECT (SELECT count(*) FROM logged) AS logged,
+       (SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t)::text))
+        FROM unnest(%(task_types)s::text[]) AS t) AS announced,
+       pg_notify('taskapi_changes', '') AS changed

@@ -47,3 +47,33 @@ CREATE INDEX tasks_pending_claim ON tasks (id) WHERE status = 'pending';
 -- it would turn those into non-HOT updates of all ten indexes; the running rows are few (bounded by
 -- the workers' concurrency), so rescue reads them all from this index instead.
 CREATE INDEX tasks_running_worker ON tasks (worker_id) WHERE status = 'running';
+
+-- Retention finds the oldest finished tasks without reading the others.
+CREATE INDEX tasks_prunable ON tasks (completed_at) WHERE status IN ('completed', 'failed', 'cancelled');
+
+-- One row per change of a task: its transitions (written in the statement of the transition) and the
+-- worker's observations (killed, timed_out). The id order is the global order of changes: the change
+-- feed reads it. No foreign key: pruning deletes a task's events with the task, in one statement,
+-- and a bulk create would pay a key lookup per event.
+CREATE TABLE task_events (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id BIGINT      NOT NULL,
+    at      TIMESTAMPTZ NOT NULL,
+    kind    TEXT        NOT NULL
+            CHECK (kind IN ('created', 'claimed', 'completed', 'failed', 'cancelled', 'released',
+                            'rescued', 'lost', 'killed', 'timed_out')),
+    attempt INTEGER     NOT NULL,
+    actor   TEXT        NOT NULL,
+    detail  TEXT        NOT NULL DEFAULT ''
+);
+CREATE INDEX task_events_task ON task_events (task_id, id);
+
+-- One row per pruning statement: which id range it deleted from, when, and under which retention.
+CREATE TABLE task_prunes (
+    id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pruned_at          TIMESTAMPTZ      NOT NULL,
+    older_than_seconds DOUBLE PRECISION NOT NULL,
+    min_task_id        BIGINT           NOT NULL,
+    max_task_id        BIGINT           NOT NULL,
+    count              BIGINT           NOT NULL
+);

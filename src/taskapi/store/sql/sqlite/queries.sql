@@ -1,5 +1,7 @@
 -- Named queries for the SQLite store. Each starts with "-- name: NAME"; the PostgreSQL file defines
 -- the same names. Fragments named "task_list.*" are the optional filters of task_list.
+-- SQLite has no data-modifying CTEs: a transition writes its task_events rows with a second statement
+-- ("sqlite.*_logged") in the same write transaction, reading the rows it moves (or is about to move).
 
 -- name: ping
 SELECT 1
@@ -20,12 +22,23 @@ SELECT version FROM schema_migrations ORDER BY version
 INSERT INTO schema_migrations (version, applied_at) VALUES (:version, :now)
 
 -- name: task_insert
+-- Run with executemany in one write transaction: ids are then contiguous above sqlite.task_id_seen.
 INSERT INTO tasks (project_id, task_type, params, created_at)
 VALUES (:project_id, :task_type, :params, :now)
-RETURNING *
+
+-- name: sqlite.task_id_seen
+-- The largest id ever given (AUTOINCREMENT keeps it even when that row was pruned).
+SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0) AS seen
+
+-- name: sqlite.task_created_logged
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, created_at, 'created', 0, :actor, '' FROM tasks WHERE id > :seen
 
 -- name: task_get
 SELECT * FROM tasks WHERE id = :id
+
+-- name: task_get_many
+SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 
 -- name: task_list
 SELECT id, project_id, task_type, status, progress, total, created_at
@@ -58,6 +71,25 @@ SET status = 'cancelled', completed_at = :now, lease_expires_at = NULL
 WHERE id = :id AND status IN ('pending', 'running')
 RETURNING id, worker_id, attempt
 
+-- name: sqlite.task_cancel_logged
+-- Before task_cancel, in its transaction: the status it is about to move is still readable.
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, :now, 'cancelled', attempt, :actor, 'was ' || status FROM tasks
+WHERE id = :id AND status IN ('pending', 'running')
+
+-- name: task_cancel_many
+UPDATE tasks
+SET status = 'cancelled', completed_at = :now, lease_expires_at = NULL
+WHERE project_id = :project_id AND status IN (SELECT value FROM json_each(:statuses))
+  AND (:task_type IS NULL OR task_type = :task_type)
+RETURNING id, worker_id, attempt
+
+-- name: sqlite.task_cancel_many_logged
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, :now, 'cancelled', attempt, :actor, 'was ' || status FROM tasks
+WHERE project_id = :project_id AND status IN (SELECT value FROM json_each(:statuses))
+  AND (:task_type IS NULL OR task_type = :task_type)
+
 -- name: task_claim
 -- Oldest first by (created_at, id): walks tasks_status_created backwards from the oldest pending row,
 -- so no sort and no scan however many tasks wait (ORDER BY id alone would sort every pending row).
@@ -77,6 +109,11 @@ WHERE id IN (
 )
 RETURNING *
 
+-- name: sqlite.task_claimed_logged
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, started_at, 'claimed', attempt, 'worker ' || worker_id, '' FROM tasks
+WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: task_set_progress
 UPDATE tasks
 SET progress = :progress, total = :total, lease_expires_at = :lease_expires_at
@@ -94,10 +131,24 @@ SET status = 'failed', error_message = :error_message, progress = :progress, tot
     completed_at = :now, lease_expires_at = NULL
 WHERE id = :id AND attempt = :attempt AND status = 'running'
 
+-- name: sqlite.task_finished_logged
+-- After task_complete / task_fail, in their transaction, for the ids whose write won.
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, completed_at, status, attempt, 'worker ' || worker_id,
+       CASE WHEN status = 'failed' THEN error_message ELSE '' END
+FROM tasks
+WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: task_release
 UPDATE tasks
 SET status = 'pending', attempt = attempt - 1, worker_id = NULL, started_at = NULL,
     lease_expires_at = NULL, progress = 0
+WHERE id = :id AND attempt = :attempt AND status = 'running'
+
+-- name: sqlite.task_release_logged
+-- Before task_release, in its transaction: the worker that held the task is still on the row.
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, :now, 'released', attempt, 'worker ' || worker_id, :reason FROM tasks
 WHERE id = :id AND attempt = :attempt AND status = 'running'
 
 -- name: lease_renew
@@ -119,5 +170,62 @@ SET status = CASE WHEN attempt < max_attempts THEN 'pending' ELSE 'failed' END,
 WHERE status = 'running' AND lease_expires_at < :now
 RETURNING id, status, attempt
 
+-- name: sqlite.task_rescue_logged
+-- Before task_rescue, in its transaction, over the same rows: the lost worker is still on them.
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, :now, CASE WHEN attempt < max_attempts THEN 'rescued' ELSE 'lost' END, attempt, :actor,
+       CASE WHEN attempt < max_attempts
+            THEN 'worker ' || COALESCE(worker_id, '?') || ' stopped renewing its lease'
+            ELSE 'worker lost: ' || COALESCE(worker_id, '?') || ' stopped renewing its lease'
+                 || ' on attempt ' || attempt || ' of ' || max_attempts END
+FROM tasks
+WHERE status = 'running' AND lease_expires_at < :now
+
 -- name: task_status_many
 SELECT id, status, attempt FROM tasks WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: task_events
+SELECT id, task_id, at, kind, attempt, actor, detail FROM task_events
+WHERE task_id = :id
+ORDER BY id
+
+-- name: task_events_add
+-- Run with executemany; a task that no longer exists gets no event.
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+SELECT id, :now, :kind, :attempt, :actor, :detail FROM tasks WHERE id = :task_id
+
+-- name: task_changes
+SELECT id, task_id, at, kind, attempt, actor, detail FROM task_events
+WHERE id > :after_id
+ORDER BY id
+LIMIT :limit
+
+-- name: task_events_head
+SELECT COALESCE(max(id), 0) AS head FROM task_events
+
+-- name: task_running_progress
+SELECT id, progress, total FROM tasks WHERE status = 'running'
+
+-- name: task_prune
+-- One batch of retention: the oldest finished tasks past the age limit (then sqlite.task_prune_*).
+-- INDEXED BY: without statistics the planner would rather sort every finished task by status.
+SELECT id FROM tasks INDEXED BY tasks_prunable
+WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < :cutoff
+ORDER BY completed_at
+LIMIT :limit
+
+-- name: sqlite.task_prune_events
+DELETE FROM task_events WHERE task_id IN (SELECT value FROM json_each(:ids))
+
+-- name: sqlite.task_prune_tasks
+DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: sqlite.task_prune_record
+INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count)
+VALUES (:now, :older_than_seconds, :min_task_id, :max_task_id, :count)
+
+-- name: task_pruned
+SELECT pruned_at, older_than_seconds FROM task_prunes
+WHERE min_task_id <= :id AND max_task_id >= :id
+ORDER BY id
+LIMIT 1

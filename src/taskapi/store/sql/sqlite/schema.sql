@@ -40,3 +40,32 @@ CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
 -- Workers: claim (oldest pending first) and rescue (expired leases among the running) walk
 -- tasks_status_created; lease_renew finds a worker's running tasks here.
 CREATE INDEX tasks_running_worker ON tasks (worker_id) WHERE status = 'running';
+
+-- Retention finds the oldest finished tasks without reading the others.
+CREATE INDEX tasks_prunable ON tasks (completed_at) WHERE status IN ('completed', 'failed', 'cancelled');
+
+-- One row per change of a task: its transitions (written in the transaction of the transition) and
+-- the worker's observations (killed, timed_out). The id order is the global order of changes: the
+-- change feed reads it. AUTOINCREMENT: an id is never reused, even after pruning the newest rows.
+CREATE TABLE task_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id INTEGER NOT NULL,
+    at      TEXT    NOT NULL,
+    kind    TEXT    NOT NULL
+            CHECK (kind IN ('created', 'claimed', 'completed', 'failed', 'cancelled', 'released',
+                            'rescued', 'lost', 'killed', 'timed_out')),
+    attempt INTEGER NOT NULL,
+    actor   TEXT    NOT NULL,
+    detail  TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX task_events_task ON task_events (task_id, id);
+
+-- One row per pruning statement: which id range it deleted from, when, and under which retention.
+CREATE TABLE task_prunes (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    pruned_at          TEXT    NOT NULL,
+    older_than_seconds REAL    NOT NULL,
+    min_task_id        INTEGER NOT NULL,
+    max_task_id        INTEGER NOT NULL,
+    count              INTEGER NOT NULL
+);
