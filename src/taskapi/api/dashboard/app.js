@@ -131,6 +131,7 @@
       openStream(/^\d+$/.test(taskId) ? { task_id: taskId } : null);
       loadDetail(true).then(() => options.focus && $("detail-title").focus());
     }
+    schedule(); // polls until the stream is open, and keeps a slow safety refresh after
   }
 
   function refresh() {
@@ -150,8 +151,11 @@
   function schedule() {
     clearTimeout(state.timer);
     state.timer = setTimeout(async () => {
-      await refresh();
-      schedule();
+      try {
+        await refresh();
+      } finally {
+        schedule();
+      }
     }, state.live && $("banner").hidden ? SAFETY_MS : POLL_MS);
   }
 
