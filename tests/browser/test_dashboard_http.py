@@ -1,15 +1,15 @@
 """The dashboard's files over HTTP (no browser): content types, caching, 404s in the envelope, and no
-trace of them in the OpenAPI. In-process, through the app ``taskapi serve`` builds."""
+trace of them in the OpenAPI. Asked of a real ``taskapi serve``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.helpers.server import InProcessApi, envelope, in_process_api
+from tests.browser.conftest import Dashboard
+from tests.helpers.server import envelope
 
 ASSET_URL = re.compile(r'"(/dashboard/([a-z]+\.[a-z]+)\?v=([0-9a-f]+))"')
 CONTENT_TYPES = {
@@ -19,13 +19,15 @@ CONTENT_TYPES = {
 }
 
 
+pytestmark = pytest.mark.slow  # a real server process
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[InProcessApi]:
-    with in_process_api(tmp_path / "x.db") as started:
-        yield started
+def api(dashboard: Dashboard) -> httpx.Client:
+    return dashboard.client
 
 
-def test_the_page_is_html_revalidated_by_its_etag(api: InProcessApi) -> None:
+def test_the_page_is_html_revalidated_by_its_etag(api: httpx.Client) -> None:
     page = api.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
@@ -33,11 +35,11 @@ def test_the_page_is_html_revalidated_by_its_etag(api: InProcessApi) -> None:
     assert "<table" in page.text and "__DASHBOARD_VERSION__" not in page.text
     again = api.get("/", headers={"If-None-Match": page.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
-    assert api.request("HEAD", "/").status_code == 200
+    assert api.head("/").status_code == 200
 
 
 def test_every_asset_the_page_names_is_served_with_its_type_and_cached_for_its_version(
-    api: InProcessApi,
+    api: httpx.Client,
 ) -> None:
     named = ASSET_URL.findall(api.get("/").text)
     assert sorted(name for _, name, _ in named) == sorted(CONTENT_TYPES)
@@ -57,12 +59,12 @@ def test_every_asset_the_page_names_is_served_with_its_type_and_cached_for_its_v
 @pytest.mark.parametrize(
     "path", ["/dashboard/nothing.js", "/dashboard/index.html", "/dashboard/..%2F__init__.py", "/dashboard/"]
 )
-def test_an_unknown_asset_is_a_404_in_the_envelope(api: InProcessApi, path: str) -> None:
+def test_an_unknown_asset_is_a_404_in_the_envelope(api: httpx.Client, path: str) -> None:
     body = envelope(api.get(path), 404)
     assert body["data"] is None
 
 
-def test_the_dashboard_is_not_in_the_openapi(api: InProcessApi) -> None:
+def test_the_dashboard_is_not_in_the_openapi(api: httpx.Client) -> None:
     response = api.get("/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
