@@ -22,7 +22,12 @@ from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, T
 
 log = logging.getLogger("taskapi.api")
 
-_BODY_FIELDS = frozenset({"project_id", "task_type", "params", "tasks"})
+_BODY_FIELDS = frozenset({"project_id", "task_type", "params", "tasks", "status"})
+_TASK_FIELDS = "project_id, task_type, params"
+_ALLOWED_FIELDS = {  # the fields of each body, by the path's last segment (a batch item is a task)
+    "batch": "tasks",
+    "cancel": "project_id, status, task_type",
+}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _LOCATIONS = {"query": "query parameter", "path": "path parameter", "body": "body", "header": "header"}
 
@@ -34,7 +39,14 @@ def error_response(
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
-def _detail_of(error: dict[str, Any]) -> ErrorDetail:
+def _allowed_fields(path: str, loc: Sequence[Any]) -> str:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if last == "batch" and len(loc) > 3:  # ("body", "tasks", 3, "field"): an item of the batch
+        return _TASK_FIELDS
+    return _ALLOWED_FIELDS.get(last, _TASK_FIELDS)
+
+
+def _detail_of(error: dict[str, Any], path: str = "") -> ErrorDetail:
     loc: Sequence[Any] = error.get("loc", ())
     location = str(loc[0]) if loc else "body"
     field = ".".join(str(part) for part in loc[1:]) or location
@@ -44,7 +56,7 @@ def _detail_of(error: dict[str, Any]) -> ErrorDetail:
     elif error.get("type") == "model_attributes_type":
         message = "the body must be a JSON object"
     elif error.get("type") == "extra_forbidden":
-        message = "unknown field (allowed: project_id, task_type, params)"
+        message = f"unknown field (allowed: {_allowed_fields(path, loc)})"
     elif "input" in error and location != "body":
         message = f"{message} (got {error['input']!r})"
     return ErrorDetail(location=location, field=field, message=message)
@@ -58,14 +70,15 @@ def _describe(detail: ErrorDetail) -> str:
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [_detail_of(dict(error)) for error in exc.errors()]
+    details = [_detail_of(dict(error), request.url.path) for error in exc.errors()]
     summary = "; ".join(_describe(d) for d in details)
     return error_response(400, f"Invalid request: {summary}", details)
 
 
 async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)
-    location = "body" if request.method == "POST" and exc.field in _BODY_FIELDS else "query"
+    in_body = request.method == "POST" and exc.field.split(".", 1)[0] in _BODY_FIELDS
+    location = "body" if in_body else "query"
     detail = ErrorDetail(location=location, field=exc.field, message=exc.detail)
     return error_response(400, f"Invalid request: {exc}", [detail])
 

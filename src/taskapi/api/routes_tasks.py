@@ -1,4 +1,8 @@
-"""The task routes: the spec's three (list, detail, cancel) plus creation."""
+"""The task routes: the spec's three (list, detail, cancel), creation (one or a batch), bulk cancel and
+the timeline of a task.
+
+Writes are signed with the caller's identity (``request.state.actor``, set by the access control;
+"api" when there is none), which the task's timeline records."""
 
 from __future__ import annotations
 
@@ -10,9 +14,14 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from taskapi.api.deps import ServiceDep
 from taskapi.api.schemas import (
     ApiResponse,
+    BatchCreatedSchema,
+    BatchCreateRequest,
+    BulkCancelledSchema,
+    BulkCancelRequest,
     CreateTaskRequest,
     ErrorResponse,
     TaskDetailSchema,
+    TaskEventSchema,
     TaskSchema,
 )
 from taskapi.domain import (
@@ -32,7 +41,7 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meanings = {
         400: "Invalid input, or the task cannot be cancelled",
-        404: "Task not found",
+        404: "Task not found (or deleted by retention: the message says when)",
         413: "Request body over the size limit",
         500: "Unexpected error (details are in the server log)",
         503: "Task store unavailable; retry shortly",
@@ -41,6 +50,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="Task ID", alias="id")]
+
+
+def actor_of(request: Request) -> str:
+    """Who is asking, for the timeline: set by the access control, else "api"."""
+    actor = getattr(request.state, "actor", "api")
+    return actor if isinstance(actor, str) and actor else "api"
 
 
 @router.get(
@@ -100,9 +115,49 @@ def list_tasks(
     response_model=ApiResponse[TaskDetailSchema],
     responses=_errors(400, 413, 500, 503),
 )
-def create_task(service: ServiceDep, body: CreateTaskRequest) -> ApiResponse[TaskDetailSchema]:
-    task = service.create(body.project_id, body.task_type, body.params)
+def create_task(
+    service: ServiceDep, request: Request, body: CreateTaskRequest
+) -> ApiResponse[TaskDetailSchema]:
+    task = service.create(body.project_id, body.task_type, body.params, actor=actor_of(request))
     return ApiResponse(code=201, message="Task created", data=TaskDetailSchema.of(task))
+
+
+@router.post(
+    "/batch",
+    summary="Create up to 10,000 tasks at once",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiResponse[BatchCreatedSchema],
+    responses=_errors(400, 413, 500, 503),
+)
+def create_tasks(
+    service: ServiceDep, request: Request, body: BatchCreateRequest
+) -> ApiResponse[BatchCreatedSchema]:
+    """All of them in one transaction, or none: an invalid item answers 400 naming its index
+    (`tasks.3.task_type`) and creates nothing. `ids` follow the order of `tasks`. The body size limit
+    applies to the whole batch."""
+    specs = [(item.project_id, item.task_type, item.params) for item in body.tasks]
+    tasks = service.create_many(specs, actor=actor_of(request))
+    data = BatchCreatedSchema(count=len(tasks), ids=[task.id for task in tasks])
+    return ApiResponse(code=201, message=f"{len(tasks)} tasks created", data=data)
+
+
+@router.post(
+    "/cancel",
+    summary="Cancel every pending or running task of a project",
+    response_model=ApiResponse[BulkCancelledSchema],
+    responses=_errors(400, 413, 500, 503),
+)
+def cancel_tasks(
+    service: ServiceDep, request: Request, body: BulkCancelRequest
+) -> ApiResponse[BulkCancelledSchema]:
+    """One statement: every match is `cancelled` when this answers, each with its timeline event, and
+    the workers running any of them are told to stop. Tasks already finished are left alone."""
+    count = service.cancel_many(
+        body.project_id, status=body.status, task_type=body.task_type, actor=actor_of(request)
+    )
+    return ApiResponse(
+        code=200, message=f"{count} tasks cancelled", data=BulkCancelledSchema(cancelled=count)
+    )
 
 
 @router.get(
@@ -121,7 +176,21 @@ def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDetailSche
     response_model=ApiResponse[None],
     responses=_errors(400, 404, 500, 503),
 )
-def cancel_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[None]:
+def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) -> ApiResponse[None]:
     """The task is `cancelled` when this answers; a worker running it is told to stop."""
-    service.cancel(task_id)
+    service.cancel(task_id, actor=actor_of(request))
     return ApiResponse(code=200, message="Task cancelled", data=None)
+
+
+@router.get(
+    "/{id}/events",
+    summary="The timeline of one task, oldest first",
+    response_model=ApiResponse[list[TaskEventSchema]],
+    responses=_errors(400, 404, 500, 503),
+)
+def task_events(service: ServiceDep, task_id: TaskId) -> ApiResponse[list[TaskEventSchema]]:
+    """Every change of the task (created, claimed, completed, failed, cancelled, released, rescued,
+    lost) and what its worker saw (killed, timed_out), with who did it. A task deleted by retention
+    answers 404 saying when."""
+    events = service.events(task_id)
+    return ApiResponse(code=200, message="success", data=[TaskEventSchema.of(event) for event in events])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictInt
 
-from taskapi.domain import MAX_ID, Task, TaskStatus, TaskType
+from taskapi.domain import MAX_ID, EventKind, Task, TaskEvent, TaskStatus, TaskType
 from taskapi.store.base import ListedTask
 
 T = TypeVar("T")
@@ -117,3 +117,60 @@ class CreateTaskRequest(BaseModel):
     project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
     task_type: TaskType
     params: dict[str, Any] = Field(default_factory=dict, examples=[{"query": "machine learning"}])
+
+
+class TaskEventSchema(BaseModel):
+    """One row of a task's timeline: what happened, when, on which attempt, and who did it."""
+
+    id: int = Field(examples=[12], description="Position in the log of every task's events")
+    task_id: int = Field(examples=[5])
+    at: ApiTime
+    kind: EventKind
+    attempt: int = Field(examples=[1], description="The attempt it concerns (0 before the first claim)")
+    actor: str = Field(examples=["worker host:123:ab12cd34"], description="Who did it")
+    detail: str = Field(examples=[""], description="The error of a failure, what a cancel stopped, ...")
+
+    @classmethod
+    def of(cls, event: TaskEvent) -> TaskEventSchema:
+        return cls.model_construct(
+            id=event.id,
+            task_id=event.task_id,
+            at=event.at,
+            kind=event.kind,
+            attempt=event.attempt,
+            actor=event.actor,
+            detail=event.detail,
+        )
+
+
+class BatchCreateRequest(BaseModel):
+    """Up to 10,000 tasks, each checked as a single create is; one bad item and none is created."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[CreateTaskRequest] = Field(
+        min_length=1,
+        max_length=10_000,
+        examples=[[{"project_id": 1, "task_type": "search", "params": {"query": "graphene"}}]],
+    )
+
+
+class BatchCreatedSchema(BaseModel):
+    count: int = Field(examples=[2])
+    ids: list[int] = Field(examples=[[43, 44]], description="In the order of the request's tasks")
+
+
+class BulkCancelRequest(BaseModel):
+    """Which tasks to cancel: a project's, optionally only pending or only running, of one type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
+    status: Literal["pending", "running"] | None = Field(
+        default=None, examples=["running"], description="Only tasks in this status (default: both)"
+    )
+    task_type: TaskType | None = Field(default=None, examples=["ocr"], description="Only tasks of this type")
+
+
+class BulkCancelledSchema(BaseModel):
+    cancelled: int = Field(examples=[17], description="How many tasks this request cancelled")
