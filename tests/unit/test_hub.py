@@ -71,8 +71,8 @@ def ids(items: Sequence[Message | None]) -> list[int | None]:
 
 
 def data(item: Message | None) -> dict[str, Any]:
-    assert item is not None and item.sse.raw_data is not None
-    decoded: dict[str, Any] = json.loads(item.sse.raw_data)
+    assert item is not None
+    decoded: dict[str, Any] = json.loads(item.data)
     return decoded
 
 
@@ -117,7 +117,7 @@ def test_messages_carry_the_snapshot_and_what_happened_and_respect_filters() -> 
     everything, project_2, task_10 = run(scenario())
     assert ids(everything) == [1, 2, 3] and ids(project_2) == [2] and ids(task_10) == [1, 3]
     first = everything[0]
-    assert first is not None and first.sse.event == "task" and first.sse.id == "1"
+    assert first is not None and first.wire == f"event: task\ndata: {first.data}\nid: 1\n\n".encode()
     assert data(first) == {
         "id": 10,
         "project_id": 1,
@@ -236,7 +236,7 @@ def test_progress_messages_have_no_event_id_and_say_progress() -> None:
         return drain(client)
 
     (item,) = run(scenario())
-    assert item is not None and item.sse.id is None and item.event_id is None
+    assert item is not None and item.event_id is None and b"\nid:" not in item.wire
     assert data(item)["event"] == "progress" and data(item)["status"] == "running"
 
 

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fastapi.sse import ServerSentEvent
+from fastapi.sse import format_sse_event
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -76,9 +76,10 @@ class HubOptions:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One stream message, built once and shared by every client it is offered to."""
+    """One stream message, built and encoded once, shared by every client it is offered to."""
 
-    sse: ServerSentEvent
+    data: str
+    wire: bytes
     project_id: int
     task_id: int
     event_id: int | None
@@ -102,12 +103,9 @@ def snapshot(task: Task, event: str) -> dict[str, Any]:
 
 
 def message(data: dict[str, Any], event_id: int | None) -> Message:
-    sse = ServerSentEvent(
-        raw_data=json.dumps(data, separators=(",", ":")),
-        event="task",
-        id=None if event_id is None else str(event_id),
-    )
-    return Message(sse, int(data["project_id"]), int(data["id"]), event_id)
+    text = json.dumps(data, separators=(",", ":"))
+    wire = format_sse_event(data_str=text, event="task", id=None if event_id is None else str(event_id))
+    return Message(text, wire, int(data["project_id"]), int(data["id"]), event_id)
 
 
 @dataclass(eq=False)
