@@ -162,9 +162,10 @@
   // -- live stream ---------------------------------------------------------------------------------
 
   function setLive(live) {
-    state.live = live;
     $("live").textContent = live ? "Live" : "Updating every 2 s";
     $("live").classList.toggle("on", live);
+    if (live === state.live) return; // a stream retrying every 2 s must not starve the poll
+    state.live = live;
     schedule();
   }
 
@@ -172,6 +173,7 @@
     clearTimeout(state.streamRetry);
     if (state.stream) state.stream.close();
     state.stream = null;
+    state.live = false; // poll until the next stream opens (the label stays until then)
   }
 
   function openStream(filters) {
