@@ -31,8 +31,11 @@ typecheck: install ## mypy --strict over src, tests and bench
 test: ## Run the whole test suite (benchmarks excluded); ARGS="-x tests/unit" passes pytest options
 	scripts/test $(ARGS)
 
-bench: install ## List latency at 1,000,000 rows (ROWS=100000 for a quick run)
-	$(BIN)/python bench/list_latency.py $(if $(ROWS),--rows $(ROWS))
+bench: install ## Benchmarks vs peers and raw limits, full (~40 min; ARGS="--only ours" passes options)
+	$(BIN)/python -m bench.run $(ARGS)
+
+bench-quick: install ## The same at small sizes (a few minutes); results in bench/results/
+	$(BIN)/python -m bench.run --quick $(ARGS)
 
 serve: install ## Migrate ./taskapi.db and serve on http://localhost:8000
 	$(BIN)/taskapi serve

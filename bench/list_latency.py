@@ -1,11 +1,11 @@
-"""List latency at scale: does a page of 50 cost the same on the millionth row as on the first?
+"""List latency at scale, over HTTP: does a page of 50 cost the same at 10,000,000 rows as at 10,000?
 
-Bulk-loads N tasks (default 1,000,000) into a fresh SQLite file with the migrated schema, then times
-``store.task_list`` (the real code path: SQL, driver, row conversion) for first pages, keyset pages
-deep into the list, and filter combinations that no index serves exactly. Prints p50/p99 per case.
+Loads N tasks straight into a fresh, migrated store (SQLite: ``executemany`` in one transaction;
+PostgreSQL: ``COPY``), then serves it with a real ``taskapi serve --no-worker`` and has 8 concurrent
+clients ask ``GET /api/v1/tasks?project_id=1&status=completed&limit=50`` and the next keyset page
+(the ``X-Next-Cursor`` of the first). Prints p50/p99 per page. Standalone::
 
-    .venv/bin/python bench/list_latency.py               # 1,000,000 rows
-    .venv/bin/python bench/list_latency.py --rows 100000 --repeat 100
+    .venv/bin/python -m bench.list_latency --rows 100000 [--backend sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -13,26 +13,28 @@ from __future__ import annotations
 import argparse
 import random
 import sqlite3
-import statistics
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from itertools import accumulate
 from pathlib import Path
 
-from taskapi.domain import Cursor, TaskQuery, TaskStatus, TaskType
-from taskapi.store.base import ListedTask
-from taskapi.store.sqlite import SQLiteStore, format_time
+import httpx
+import psycopg
 
-# The bench writes rows the store's own API cannot (any status, any time); tooling, not the package.
-BULK_INSERT = """
-INSERT INTO tasks (project_id, task_type, status, progress, total, params, result, error_message,
-                   created_at, started_at, completed_at, attempt)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+from bench.common import DEFAULT_PG, Row, percentile
+from bench.ours import TASKS, Setup, serving, store_url
+from taskapi.domain import TaskStatus, TaskType
+from taskapi.service import TaskService
+from taskapi.store.sqlite import format_time
+
+COLUMNS = (
+    "project_id, task_type, status, progress, total, params, result, error_message,"
+    " created_at, started_at, completed_at, attempt"
+)
 PROJECTS = 200
 STATUS_WEIGHTS = {
     TaskStatus.COMPLETED: 80,
@@ -49,10 +51,12 @@ TYPE_WEIGHTS = {
     TaskType.INDEX: 10,
     TaskType.KEYWORD_EXPAND: 5,
 }
-Row = tuple[int, str, str, int, int, str, str | None, str, str, str | None, str | None, int]
+CLIENTS = 8
+QUERY: dict[str, str | int] = {"project_id": 1, "status": "completed", "limit": 50}
+Record = tuple[int, str, str, int, int, str, str | None, str, str, str | None, str | None, int]
 
 
-def generate(count: int, seed: int = 7) -> Iterator[Row]:
+def generate(count: int, seed: int = 7) -> Iterator[Record]:
     """Tasks over 90 days in time order (ids follow time), created in bursts that share a timestamp.
 
     Projects follow a 1/k law (a few big projects, a long tail); statuses and types are skewed as in
@@ -93,101 +97,121 @@ def generate(count: int, seed: int = 7) -> Iterator[Row]:
         )
 
 
-def bulk_load(path: Path, count: int) -> float:
-    """Insert ``count`` rows in one transaction with ``executemany``; answer the seconds it took."""
+def _progress(done: int, count: int, began: float) -> None:
+    if done % 1_000_000 == 0 or done == count:
+        rate = done / max(time.perf_counter() - began, 1e-9)
+        print(f"    loaded {done:,} of {count:,} rows ({rate:,.0f} rows/s)", file=sys.stderr, flush=True)
+
+
+def _counted(count: int) -> Iterator[Record]:
     began = time.perf_counter()
+    for done, record in enumerate(generate(count), start=1):
+        yield record
+        _progress(done, count, began)
+
+
+def bulk_load(url: str, count: int) -> float:
+    """Migrate, then insert ``count`` rows by the bulk path of the store's database; the seconds taken."""
+    with TaskService.open(url):
+        pass
+    began = time.perf_counter()
+    if url.startswith("postgresql"):
+        _copy_postgres(url, count)
+    else:
+        _insert_sqlite(url.removeprefix("sqlite:///"), count)
+    return time.perf_counter() - began
+
+
+def _copy_postgres(url: str, count: int) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("SET timezone = 'UTC'")  # the generated times are UTC without an offset
+        with conn.cursor().copy(f"COPY tasks ({COLUMNS}) FROM STDIN") as copy:
+            for record in _counted(count):
+                copy.write_row(record)
+        conn.commit()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tasks")
+
+
+def _insert_sqlite(path: str, count: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: the load is index-bound
         conn.execute("BEGIN")
-        conn.executemany(BULK_INSERT, generate(count))
+        conn.executemany(f"INSERT INTO tasks ({COLUMNS}) VALUES ({', '.join('?' * 12)})", _counted(count))
         conn.execute("COMMIT")
+        conn.execute("ANALYZE")
     finally:
         conn.close()
-    return time.perf_counter() - began
 
 
-@dataclass(frozen=True, slots=True)
-class Case:
-    name: str
-    query: TaskQuery
-    page: int = 1  # time the page at this depth (1 = the first page)
+def _client(base_url: str, rounds: int, first: list[float], second: list[float]) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for _ in range(rounds):
+            began = time.perf_counter()
+            page = client.get(TASKS, params=QUERY)
+            first.append((time.perf_counter() - began) * 1000)
+            page.raise_for_status()
+            cursor = page.headers["x-next-cursor"]
+            began = time.perf_counter()
+            client.get(TASKS, params={**QUERY, "cursor": cursor}).raise_for_status()
+            second.append((time.perf_counter() - began) * 1000)
 
 
-def cursor_at_page(store: SQLiteStore, query: TaskQuery, page: int) -> Cursor | None:
-    """Walk ``page - 1`` pages to find where page ``page`` starts (``None`` on the first page)."""
-    cursor: Cursor | None = None
-    for _ in range(page - 1):
-        rows = store.task_list(replace(query, after=cursor))
-        if len(rows) < query.limit:
-            raise SystemExit(f"only {_ + 1} pages for {query}: load more rows or pick a bigger project")
-        cursor = Cursor(rows[-1].created_at, rows[-1].id)
-    return cursor
-
-
-def timed(call: Callable[[], list[ListedTask]], repeat: int) -> tuple[float, float, int]:
-    """p50 and p99 in milliseconds over ``repeat`` calls (after one warm-up), and the rows returned."""
-    rows = len(call())
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - began) / 1e6)
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return cuts[49], cuts[98], rows
-
-
-def cases() -> list[Case]:
-    big = TaskQuery(project_id=1, status=TaskStatus.COMPLETED, limit=50)
-    return [
-        Case("project+status, page 1", big),
-        Case("project+status, page 2 (keyset)", big, page=2),
-        Case("project+status, page 10", big, page=10),
-        Case("project+status, page 1000", big, page=1000),
-        Case("no filter, page 1", TaskQuery(limit=50)),
-        Case("no filter, page 1000", TaskQuery(limit=50), page=1000),
-        Case("project+rare status (running)", replace(big, status=TaskStatus.RUNNING)),
-        Case("small project+status", replace(big, project_id=PROJECTS)),
-        Case("status+type (no exact index)", TaskQuery(status=TaskStatus.RUNNING, task_type=TaskType.DEDUP)),
-        Case(
-            "project+status+type (no exact index)",
-            TaskQuery(project_id=1, status=TaskStatus.RUNNING, task_type=TaskType.KEYWORD_EXPAND),
-        ),
-        Case("created_before 30 days ago", TaskQuery(created_before=datetime.now(UTC) - timedelta(days=30))),
-    ]
-
-
-def run(path: Path, rows: int, repeat: int) -> None:
-    store = SQLiteStore(path)
-    store.migrate()
-    print(f"loading {rows:,} rows into {path} ...", flush=True)
-    seconds = bulk_load(path, rows)
-    size = path.stat().st_size / 2**20
-    print(f"loaded in {seconds:.1f} s ({rows / seconds:,.0f} rows/s); file {size:.0f} MiB")
-    print(f"\n{'case':<40} {'rows':>5} {'p50 ms':>8} {'p99 ms':>8}")
-    for case in cases():
-        after = cursor_at_page(store, case.query, case.page)
-        query = replace(case.query, after=after)
-        p50, p99, got = timed(partial(store.task_list, query), repeat)
-        print(f"{case.name:<40} {got:>5} {p50:>8.3f} {p99:>8.3f}")
-    store.close()
+def measure_list(setup: Setup, backend: str, rows: int, rounds: int) -> list[Row]:
+    with store_url(setup, backend, f"list_{rows}") as url:
+        print(f"  list: loading {rows:,} rows into {backend} ...", file=sys.stderr, flush=True)
+        seconds = bulk_load(url, rows)
+        with serving(setup, url, "--no-worker") as (client, _):
+            base = str(client.base_url)
+            warm_first: list[float] = []
+            _client(base, 5, warm_first, [])  # warm-up: caches, connections
+            first: list[float] = []
+            second: list[float] = []
+            threads = [
+                threading.Thread(target=_client, args=(base, rounds, first, second)) for _ in range(CLIENTS)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    out = []
+    for page, samples in (("page 1", first), ("next page (keyset)", second)):
+        p50, p99 = percentile(samples, 50), percentile(samples, 99)
+        out.append(
+            Row(
+                "list",
+                "taskapi",
+                backend,
+                f"{rows:,} rows, {page}",
+                p99,
+                "ms p99",
+                note=f"{CLIENTS} concurrent clients",
+                extra={
+                    "rows": rows,
+                    "p50": p50,
+                    "p99": p99,
+                    "samples": len(samples),
+                    "load_seconds": seconds,
+                },
+            )
+        )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, default=1_000_000, help="tasks to load (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=200, help="timed calls per case (default 200)")
-    parser.add_argument("--db", type=Path, help="database file to create (default: a temporary one)")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=50, help="first+next page pairs per client")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pg", default=DEFAULT_PG)
     args = parser.parse_args()
-    if args.db is not None:
-        if args.db.exists():
-            raise SystemExit(f"{args.db} exists: the bench wants a fresh file")
-        run(args.db, args.rows, args.repeat)
-        return
     with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as folder:
-        run(Path(folder) / "bench.db", args.rows, args.repeat)
+        setup = Setup(pg_admin=args.pg, workdir=Path(folder), quick=True, cancel_grace=1.0)
+        for row in measure_list(setup, args.backend, args.rows, args.rounds):
+            print(f"{row.variant:<40} p50 {row.extra['p50']:7.2f} ms   p99 {row.extra['p99']:7.2f} ms")
 
 
 if __name__ == "__main__":

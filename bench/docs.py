@@ -1,0 +1,103 @@
+"""``docs/benchmarks.md``: the latest table with the machine, the versions and the command.
+
+The method text is written here once; what each peer's driver does is taken from the driver's own
+docstring (``bench/peers/<name>.py``), so the page cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Row
+from bench.peers_runner import PEERS
+from bench.report import markdown
+
+METHOD = """\
+## How it is measured
+
+Every figure comes from one run on one machine: the raw database limits first, then our service,
+then each peer one after another, then the list latency and memory. Each measurement gets a fresh
+database (a new PostgreSQL database, a new SQLite file, a flushed Redis database 13) and real
+processes. Worker concurrency is 10 and one worker process unless a row says otherwise; drain,
+pickup and cancel are measured for an `async def` and a `def` handler wherever the queue has both.
+
+- **raw**: a plain two-column table. PostgreSQL: single-row `INSERT` + `COMMIT` (autocommit) and
+  claim transactions `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1)` on 1 and 4
+  connections. SQLite (WAL, `synchronous=NORMAL`): single-row `INSERT` and `UPDATE ... RETURNING`
+  claims, one transaction each. Each runs for a fixed time.
+- **create**: one call per task, sequential: `TaskService.create()` (Python API) and
+  `POST /api/v1/tasks` against a real `taskapi serve --no-worker`. Bulk: `create_many()` and
+  `POST /api/v1/tasks/batch` in batches of 1,000 (a row says n/a while the route does not exist).
+- **drain**: N pending tasks (10,000; quick 2,000) bulk-created, then `taskapi worker --burst` (1 or 3
+  processes) with a no-op handler. Verified from the store (`count(completed) == N`); the rate is
+  N / (last `completed_at` - first `started_at`) from the store; `extra.wall_seconds` in the JSON also
+  counts process start-up. Peers: the handler appends its start and end time to a file; the rate is
+  N / (last end - first start) over the N handler runs (their final acknowledgement is not counted,
+  a small advantage to them).
+- **pickup**: an idle worker (a first task has run), then one task at a time; the figure is the
+  handler's `time.time()` at its start minus the bench's just before the create call (one clock on
+  one machine): p50 and p95 of 50 (quick 20). Ours two ways: `POST /api/v1/tasks` to `taskapi serve`
+  with its embedded worker, and `TaskService.create()` with a separate `taskapi worker` process
+  (SQLite has no cross-process wake-up: that worker polls every `TASKAPI_POLL_INTERVAL`).
+- **cancel**: a running task, cancelled through `POST /api/v1/tasks/{id}/cancel` on a real
+  `taskapi serve` (embedded worker), until the handler has stopped (it writes its stop time in a
+  `finally`) and `GET` shows `cancelled`. Handlers: `def` looping in 10 ms sleeps calling
+  `ctx.progress()`, an `async def` one, and a stubborn `def` one that never looks at its context
+  (stopped by the kill after `--cancel-grace`; the figure is until its process is gone). Peers:
+  the nearest equivalent of their API, listed below.
+- **list**: N rows bulk-loaded straight into the store's table (SQLite `executemany` in one
+  transaction, PostgreSQL `COPY`, then `ANALYZE`), a real `taskapi serve --no-worker`, and 8
+  concurrent clients asking `GET /api/v1/tasks?project_id=1&status=completed&limit=50` and the
+  next keyset page (`cursor` from `X-Next-Cursor`); the figure is p99 (p50 beside it), client side.
+  Project 1 is the largest (projects follow a 1/k law over 200 projects).
+- **memory**: RSS of an idle `taskapi worker` after 3 s, and of `taskapi serve` (embedded worker)
+  after it drained N tasks (half `async`, half `def`); the note adds its child processes.
+
+Targets are those of issue 5; "met"/"NOT met" is judged on this run's figure. Benchmarks never gate
+CI and are not part of the test suite.
+"""
+
+
+def _driver_docs() -> str:
+    parts = ["## What each peer's figures mean\n"]
+    for peer in PEERS:
+        path = ROOT / "bench" / "peers" / f"{peer.name}.py"
+        text = ast.get_docstring(ast.parse(path.read_text())) or ""
+        parts.append(f"**{peer.name}** (`pip install {peer.requirement}`, Python {peer.python}): {text}\n")
+    return "\n".join(parts)
+
+
+def write(path: Path, meta: dict[str, Any], rows: list[Row]) -> None:
+    mach = meta["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    text = f"""# Benchmarks
+
+Run them with one command from the repository's root:
+
+```bash
+make bench         # full: 10,000-task drains, list latency at 10,000 and 10,000,000 rows
+make bench-quick   # small sizes (--quick): a few minutes
+.venv/bin/python -m bench.run --help   # sections, peers, sizes
+```
+
+The peers are installed by the bench into throw-away venvs under `bench/.venvs/` (git-ignored) from
+the registry; PostgreSQL is `TASKAPI_TEST_POSTGRES_URL` (default
+`postgresql://postgres@127.0.0.1:5432/test`, whose user may create databases); Redis is
+127.0.0.1:6379, else the bench starts `redis-server` on a free port, else skips the Redis peers.
+
+## Latest run
+
+- When: {meta["stamp"]} ({meta["mode"]} mode, took {meta["seconds"]} s)
+- Command: `{meta["command"]}`
+- Machine: {mach.get("cores")} cores, {mach.get("ram_gib")} GiB RAM, {mach.get("cpu", "?")}; {mach.get("os")}
+- Versions: {versions}
+- Redis: {meta["redis"]}; worker concurrency {meta["concurrency"]};
+  our `--cancel-grace` {meta["cancel_grace"]:g} s
+
+{markdown(rows)}
+{METHOD}
+{_driver_docs()}"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -1,0 +1,468 @@
+"""Our service measured through its real doors: ``TaskService``, ``taskapi serve``, ``taskapi worker``.
+
+Every measurement gets a fresh database (a new PostgreSQL database, or a new SQLite file) and real
+processes started from this venv with ``--handlers bench.handlers`` (see ``bench/handlers.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.common import (
+    CONCURRENCY,
+    Row,
+    Sink,
+    descendants,
+    free_port,
+    fresh_database,
+    percentile,
+    rss_mib,
+    start,
+    stop,
+    taskapi_command,
+    taskapi_env,
+    wait_for,
+)
+from bench.sinks import wait_gone
+from taskapi.service import TaskService
+
+SYSTEM = "taskapi"
+ASYNC_TYPE, SYNC_TYPE, STUBBORN_TYPE = "index", "ocr", "crawl"
+HANDLERS = {"async": ASYNC_TYPE, "def": SYNC_TYPE}
+TASKS = "/api/v1/tasks"
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """Where a run puts its databases and logs, and how big it is."""
+
+    pg_admin: str | None  # None: PostgreSQL unreachable, its figures are skipped
+    workdir: Path
+    quick: bool
+    cancel_grace: float
+
+    @property
+    def n_drain(self) -> int:
+        return 2000 if self.quick else 10_000
+
+    @property
+    def n_create(self) -> int:
+        return 300 if self.quick else 2000
+
+    @property
+    def n_bulk(self) -> int:
+        return 5000 if self.quick else 50_000
+
+    @property
+    def samples(self) -> int:
+        return 20 if self.quick else 50
+
+
+# -- stores ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def store_url(setup: Setup, backend: str, label: str) -> Iterator[str]:
+    """A fresh, empty database of ``backend`` ("sqlite" or "postgres") for one measurement."""
+    if backend == "postgres":
+        assert setup.pg_admin is not None
+        with fresh_database(setup.pg_admin, label) as url:
+            yield url
+    else:
+        path = setup.workdir / f"{label}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        yield f"sqlite:///{path}"
+
+
+def _epoch(value: Any) -> float:
+    """A store timestamp (datetime from PostgreSQL, UTC text from SQLite) as ``time.time()`` seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
+
+
+def store_stats(url: str) -> tuple[int, float, float]:
+    """Completed count, first start and last completion (epoch seconds) as the store recorded them."""
+    query = "SELECT count(*), min(started_at), max(completed_at) FROM tasks WHERE status = 'completed'"
+    if url.startswith("postgresql"):
+        with psycopg.connect(url) as conn:
+            row = conn.execute(query).fetchone()
+    else:
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            row = conn.execute(query).fetchone()
+    assert row is not None
+    if not row[0]:
+        return 0, 0.0, 0.0
+    return int(row[0]), _epoch(row[1]), _epoch(row[2])
+
+
+def status_of(url: str, task_id: int) -> str:
+    with TaskService.open(url, migrate=False) as service:
+        return service.get(task_id).status.value
+
+
+def bulk_create(url: str, n: int, task_type: str) -> None:
+    with TaskService.open(url) as service:
+        for begin in range(0, n, BATCH):
+            service.create_many([(1, task_type, None)] * min(BATCH, n - begin))
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+def worker_command(url: str, *extra: str) -> list[str]:
+    return taskapi_command(
+        "worker", "--db", url, "--handlers", "bench.handlers", "--concurrency", str(CONCURRENCY), *extra
+    )
+
+
+@contextmanager
+def serving(setup: Setup, url: str, *extra: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """A real ``taskapi serve`` on a free port; an HTTP client on it once it answers."""
+    port = free_port()
+    command = taskapi_command(
+        "serve",
+        "--db",
+        url,
+        "--port",
+        str(port),
+        "--handlers",
+        "bench.handlers",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--cancel-grace",
+        str(setup.cancel_grace),
+        *extra,
+    )
+    process = start(command, taskapi_env(TASKAPI_LOG_LEVEL="warning"), setup.workdir / "serve.log")
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"taskapi serve exited with {process.returncode}: see {setup.workdir}/serve.log"
+            )
+        try:
+            return client.get(TASKS, params={"limit": 1}).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(answers, 60, "taskapi serve to answer", interval=0.05)
+        yield client, process
+    finally:
+        client.close()
+        stop(process)
+
+
+# -- 1. create rate ------------------------------------------------------------------------------
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def measure_create(setup: Setup, backend: str) -> list[Row]:
+    rows: list[Row] = []
+    n, bulk = setup.n_create, setup.n_bulk
+    with store_url(setup, backend, "create_py") as url, TaskService.open(url) as service:
+        began = time.perf_counter()
+        for i in range(n):
+            service.create(1, ASYNC_TYPE, {"i": i})
+        rows.append(
+            Row(
+                "create",
+                SYSTEM,
+                backend,
+                "Python create()",
+                _rate(n, time.perf_counter() - began),
+                "tasks/s",
+                extra={"n": n},
+            )
+        )
+        specs: list[tuple[int, str, dict[str, Any] | None]] = [
+            (1, ASYNC_TYPE, {"i": i}) for i in range(BATCH)
+        ]
+        began = time.perf_counter()
+        for _ in range(bulk // BATCH):
+            service.create_many(specs)
+        rate = _rate(bulk // BATCH * BATCH, time.perf_counter() - began)
+        rows.append(
+            Row(
+                "create-bulk",
+                SYSTEM,
+                backend,
+                f"Python create_many({BATCH})",
+                rate,
+                "tasks/s",
+                extra={"n": bulk},
+            )
+        )
+    with store_url(setup, backend, "create_http") as url, serving(setup, url, "--no-worker") as (client, _):
+        body = {"project_id": 1, "task_type": ASYNC_TYPE, "params": {}}
+        began = time.perf_counter()
+        for _ in range(n):
+            client.post(TASKS, json=body).raise_for_status()
+        rows.append(
+            Row(
+                "create",
+                SYSTEM,
+                backend,
+                "HTTP POST /tasks",
+                _rate(n, time.perf_counter() - began),
+                "tasks/s",
+                extra={"n": n},
+            )
+        )
+        rows.append(_http_batch(client, bulk, backend))
+    return rows
+
+
+def _http_batch(client: httpx.Client, bulk: int, backend: str) -> Row:
+    variant = f"HTTP POST /tasks/batch ({BATCH})"
+    tasks = [{"project_id": 1, "task_type": ASYNC_TYPE, "params": {"i": i}} for i in range(BATCH)]
+    probe = client.post(f"{TASKS}/batch", json={"tasks": tasks[:1]})
+    if probe.status_code != 201:
+        return Row(
+            "create-bulk",
+            SYSTEM,
+            backend,
+            variant,
+            None,
+            "tasks/s",
+            note=f"route not there yet (HTTP {probe.status_code})",
+        )
+    began = time.perf_counter()
+    for _ in range(bulk // BATCH):
+        client.post(f"{TASKS}/batch", json={"tasks": tasks}).raise_for_status()
+    return Row(
+        "create-bulk",
+        SYSTEM,
+        backend,
+        variant,
+        _rate(bulk // BATCH * BATCH, time.perf_counter() - began),
+        "tasks/s",
+        extra={"n": bulk},
+    )
+
+
+# -- 2. drain rate -------------------------------------------------------------------------------
+
+
+def measure_drain(setup: Setup, backend: str, kind: str, workers: int) -> list[Row]:
+    """N pending tasks, then ``workers`` x ``taskapi worker --burst``; rate from the store's timestamps."""
+    n = setup.n_drain
+    variant = f"{kind}, {workers} worker{'s' if workers > 1 else ''}"
+    with store_url(setup, backend, f"drain_{kind}_{workers}") as url:
+        bulk_create(url, n, HANDLERS[kind])
+        env = taskapi_env(TASKAPI_LOG_LEVEL="warning")
+        spawned = time.time()
+        processes = [
+            start(worker_command(url, "--burst"), env, setup.workdir / "worker.log") for _ in range(workers)
+        ]
+        for process in processes:
+            if process.wait(900) != 0:
+                raise RuntimeError(
+                    f"a worker exited with {process.returncode}: see {setup.workdir}/worker.log"
+                )
+        completed, first_start, last_done = store_stats(url)
+    if completed != n:
+        return [
+            Row("drain", SYSTEM, backend, variant, None, "tasks/s", note=f"only {completed} of {n} completed")
+        ]
+    return [
+        Row(
+            "drain",
+            SYSTEM,
+            backend,
+            variant,
+            _rate(n, last_done - first_start),
+            "tasks/s",
+            note="store: first start to last completion",
+            extra={
+                "n": n,
+                "store_seconds": last_done - first_start,
+                "wall_seconds": last_done - spawned,
+                "wall_rate": _rate(n, last_done - spawned),
+            },
+        )
+    ]
+
+
+# -- 3. pickup latency ---------------------------------------------------------------------------
+
+
+def _pickups(sink: Sink, samples: int, create: Callable[[], int]) -> list[float]:
+    """Create one task at a time on an idle worker; the handler's start time minus the create call's.
+
+    A first task proves the worker is up (and warm); then it is left idle for a moment.
+    """
+    sink.wait_event("start", 120, task=create())
+    time.sleep(0.3)
+    latencies = []
+    for _ in range(samples):
+        began = time.time()
+        task_id = create()
+        event = sink.wait_event("start", 30, task=task_id)
+        latencies.append((event["t"] - began) * 1000)
+        time.sleep(0.02)  # let the worker go idle again (its claim-ahead and writes settle)
+    return latencies
+
+
+def _create_id(service: TaskService, task_type: str, params: dict[str, Any]) -> int:
+    return service.create(1, task_type, params).id
+
+
+def _latency_row(metric: str, backend: str, variant: str, samples: list[float], note: str = "") -> Row:
+    return Row(
+        metric,
+        SYSTEM,
+        backend,
+        variant,
+        percentile(samples, 50),
+        "ms p50",
+        note=note,
+        extra={
+            "p50": percentile(samples, 50),
+            "p95": percentile(samples, 95),
+            "max": max(samples),
+            "samples": len(samples),
+        },
+    )
+
+
+def measure_pickup(setup: Setup, backend: str, kind: str) -> list[Row]:
+    rows = []
+    sink = Sink(setup.workdir / f"pickup_http_{backend}_{kind}.jsonl")
+    params = {"sink": str(sink.path)}
+    task_type = HANDLERS[kind]
+    with store_url(setup, backend, f"pickup_http_{kind}") as url, serving(setup, url) as (client, _):
+
+        def http_create() -> int:
+            answer = client.post(TASKS, json={"project_id": 1, "task_type": task_type, "params": params})
+            answer.raise_for_status()
+            task_id: int = answer.json()["data"]["id"]
+            return task_id
+
+        samples = _pickups(sink, setup.samples, http_create)
+        rows.append(_latency_row("pickup", backend, f"{kind}, HTTP POST -> serve's worker", samples))
+    sink = Sink(setup.workdir / f"pickup_py_{backend}_{kind}.jsonl")  # ids start at 1 again
+    params = {"sink": str(sink.path)}
+    with store_url(setup, backend, f"pickup_py_{kind}") as url, TaskService.open(url) as service:
+        worker = start(
+            worker_command(url), taskapi_env(TASKAPI_LOG_LEVEL="warning"), setup.workdir / "worker.log"
+        )
+        try:
+            samples = _pickups(sink, setup.samples, partial(_create_id, service, task_type, params))
+        finally:
+            stop(worker)
+        note = "SQLite has no cross-process wake-up: the worker polls" if backend == "sqlite" else ""
+        rows.append(_latency_row("pickup", backend, f"{kind}, create() -> worker process", samples, note))
+    return rows
+
+
+# -- 4. cancel-to-stop ---------------------------------------------------------------------------
+
+
+def measure_cancel(setup: Setup, backend: str) -> list[Row]:
+    """Cancel a running task over HTTP; time until its handler stopped and the store says cancelled."""
+    rows = []
+    kinds = [
+        ("def, cooperative", SYNC_TYPE),
+        ("async", ASYNC_TYPE),
+        ("def, stubborn (hard kill)", STUBBORN_TYPE),
+    ]
+    with store_url(setup, backend, "cancel") as url, serving(setup, url) as (client, _):
+        for label, task_type in kinds:
+            stubborn = task_type == STUBBORN_TYPE
+            sink = Sink(setup.workdir / f"cancel_{backend}_{task_type}.jsonl")
+            params = {"sink": str(sink.path), "loop": True}
+            count = min(setup.samples, 5 if setup.quick else 10) if stubborn else setup.samples
+            samples = []
+            for _ in range(count):
+                answer = client.post(TASKS, json={"project_id": 1, "task_type": task_type, "params": params})
+                task_id = answer.json()["data"]["id"]
+                started = sink.wait_event("start", 30, task=task_id)
+                time.sleep(0.03)  # a few loop turns: the task is well under way
+                began = time.time()
+                client.post(f"{TASKS}/{task_id}/cancel").raise_for_status()
+                if stubborn:  # it writes nothing when killed: watch its process disappear
+                    stopped = wait_gone(started["pid"], setup.cancel_grace + 30)
+                else:
+                    stopped = sink.wait_event("stop", 30, task=task_id)["t"]
+                status = client.get(f"{TASKS}/{task_id}").json()["data"]["status"]
+                if status != "cancelled":
+                    raise RuntimeError(f"task {task_id} ended {status}, not cancelled")
+                samples.append((stopped - began) * 1000)
+            note = f"--cancel-grace {setup.cancel_grace:g} s" if stubborn else "HTTP cancel included"
+            row = _latency_row("cancel", backend, label, samples, note)
+            row.value, row.unit = row.extra["p95"], "ms p95"
+            rows.append(row)
+    return rows
+
+
+# -- 6. memory -----------------------------------------------------------------------------------
+
+
+def _tree_rss(pid: int) -> tuple[float, float]:
+    own = rss_mib(pid)
+    return own, own + sum(rss_mib(child) for child in descendants(pid))
+
+
+def measure_memory(setup: Setup, backend: str) -> list[Row]:
+    rows = []
+    with store_url(setup, backend, "memory_worker") as url:
+        with TaskService.open(url):
+            pass  # migrated before the worker starts
+        worker = start(
+            worker_command(url), taskapi_env(TASKAPI_LOG_LEVEL="warning"), setup.workdir / "worker.log"
+        )
+        try:
+            time.sleep(3)
+            own, tree = _tree_rss(worker.pid)
+        finally:
+            stop(worker)
+        rows.append(
+            Row(
+                "memory",
+                SYSTEM,
+                backend,
+                "idle taskapi worker",
+                own,
+                "MiB RSS",
+                note=f"with its child processes {tree:.0f} MiB",
+            )
+        )
+    with store_url(setup, backend, "memory_serve") as url:
+        n = setup.n_drain
+        bulk_create(url, n // 2, ASYNC_TYPE)
+        bulk_create(url, n // 2, SYNC_TYPE)
+        with serving(setup, url) as (_, process):
+            wait_for(lambda: store_stats(url)[0] == n // 2 * 2, 600, "serve to drain", interval=0.2)
+            own, tree = _tree_rss(process.pid)
+        rows.append(
+            Row(
+                "memory",
+                SYSTEM,
+                backend,
+                f"taskapi serve after draining {n:,} tasks",
+                own,
+                "MiB RSS",
+                note=f"with its child processes {tree:.0f} MiB",
+            )
+        )
+    return rows

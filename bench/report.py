@@ -1,0 +1,295 @@
+"""The one table of a run: every figure, the issue's targets beside ours, and the ratios.
+
+Written three ways from the same rows: printed (Rich), ``bench/results/<stamp>.json`` (everything,
+for scripts) and ``bench/results/<stamp>.md``; a full run also rewrites ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import Row
+
+OURS = "taskapi"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A target of issue 5 for some of our rows: ``value <= limit`` (``at_most``) or ``>=``."""
+
+    text: str
+    applies: Callable[[Row], bool]
+    limit: float
+    at_most: bool = False
+
+    def met(self, value: float) -> bool:
+        return value <= self.limit if self.at_most else value >= self.limit
+
+
+def _is(metric: str, backend: str | None = None, *variants: str) -> Callable[[Row], bool]:
+    def applies(row: Row) -> bool:
+        return (
+            row.system == OURS
+            and row.metric == metric
+            and (backend is None or row.backend == backend)
+            and (not variants or any(row.variant.startswith(v) for v in variants))
+        )
+
+    return applies
+
+
+TARGETS = (
+    Target(">= 4,000/s", _is("drain", "postgres", "async, 1 worker"), 4000),
+    Target(">= 2,500/s", _is("drain", "postgres", "def, 1 worker"), 2500),
+    Target(">= 5,000/s", _is("drain", "sqlite", "async, 1 worker"), 5000),
+    Target(">= 2,500/s", _is("drain", "sqlite", "def, 1 worker"), 2500),
+    Target("p50 <= 2 ms", _is("pickup"), 2.0, at_most=True),
+    Target("p95 <= 10 ms", _is("cancel", "postgres", "def, cooperative", "async"), 10.0, at_most=True),
+    Target(">= 2,500/s", _is("create", "postgres"), 2500),
+    Target(">= 60,000/s", _is("create-bulk", "postgres"), 60_000),
+)
+
+
+def target_of(row: Row, list_rows: list[Row]) -> tuple[str, bool | None]:
+    """The target text beside a row and whether it is met (``None``: no target, or no figure)."""
+    if row.system == OURS and row.metric == "list":
+        return _list_target(row, list_rows)
+    for target in TARGETS:
+        if target.applies(row):
+            return target.text, None if row.value is None else target.met(row.value)
+    return "", None
+
+
+def _list_target(row: Row, list_rows: list[Row]) -> tuple[str, bool | None]:
+    """p99 <= 10 ms at the largest size, and within 1.5x of the smallest size's figure."""
+    same = [
+        r
+        for r in list_rows
+        if r.backend == row.backend and r.variant.split(" rows, ")[1:] == row.variant.split(" rows, ")[1:]
+    ]
+    sizes = sorted({r.extra["rows"] for r in same})
+    if row.value is None or len(sizes) < 2 or row.extra["rows"] != sizes[-1]:
+        return "", None
+    small = next(r for r in same if r.extra["rows"] == sizes[0])
+    ratio = row.value / small.value if small.value else float("inf")
+    text = f"p99 <= 10 ms, <= 1.5x of {sizes[0]:,} rows (x{ratio:.2f})"
+    return text, row.value <= 10 and ratio <= 1.5
+
+
+# -- ratios ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    label: str
+    ours: Row | None
+    other: Row | None
+
+    @property
+    def value(self) -> float | None:
+        if not (self.ours and self.other and self.ours.value and self.other.value):
+            return None
+        return self.ours.value / self.other.value
+
+
+def _best(rows: Iterable[Row], higher: bool) -> Row | None:
+    measured = [r for r in rows if r.value is not None]
+    if not measured:
+        return None
+    return max(measured, key=lambda r: r.value or 0) if higher else min(measured, key=lambda r: r.value or 0)
+
+
+def ratios(rows: list[Row]) -> list[Ratio]:
+    ours = [r for r in rows if r.system == OURS]
+    peers = [r for r in rows if r.system not in (OURS, "raw")]
+    raw = [r for r in rows if r.system == "raw"]
+
+    def pick(
+        source: list[Row], metric: str, backend: str | None = None, start: str = "", higher: bool = True
+    ) -> Row | None:
+        return _best(
+            (
+                r
+                for r in source
+                if r.metric == metric
+                and (backend is None or r.backend == backend)
+                and r.variant.startswith(start)
+            ),
+            higher,
+        )
+
+    out = []
+    for kind in ("async", "def"):
+        out.append(
+            Ratio(
+                f"drain {kind}, PostgreSQL 1 worker / best peer ({kind})",
+                pick(ours, "drain", "postgres", f"{kind}, 1"),
+                pick(peers, "drain", None, f"{kind}, 1"),
+            )
+        )
+        out.append(
+            Ratio(
+                f"drain {kind}, SQLite / best SQLite peer",
+                pick(ours, "drain", "sqlite", f"{kind}, 1"),
+                pick(peers, "drain", "sqlite"),
+            )
+        )
+    out += [
+        Ratio(
+            "create one per call, PostgreSQL / best peer",
+            pick(ours, "create", "postgres"),
+            pick(peers, "create"),
+        ),
+        Ratio(
+            "bulk create, PostgreSQL / best peer",
+            pick(ours, "create-bulk", "postgres"),
+            pick(peers, "create-bulk"),
+        ),
+        Ratio(
+            "pickup p50 (lower is better) / best peer",
+            pick(ours, "pickup", higher=False),
+            pick(peers, "pickup", higher=False),
+        ),
+        Ratio(
+            "cancel p95 cooperative, PostgreSQL (lower is better) / best peer",
+            pick(ours, "cancel", "postgres", "def, cooperative"),
+            pick(peers, "cancel", higher=False),
+        ),
+        Ratio(
+            "create one per call, PostgreSQL / raw INSERT+COMMIT",
+            pick(ours, "create", "postgres"),
+            pick(raw, "raw", "postgres", "INSERT"),
+        ),
+        Ratio(
+            "create one per call, SQLite / raw INSERT",
+            pick(ours, "create", "sqlite"),
+            pick(raw, "raw", "sqlite", "INSERT"),
+        ),
+        Ratio(
+            "drain async, PostgreSQL 1 worker / raw claim txn, 1 connection",
+            pick(ours, "drain", "postgres", "async, 1"),
+            pick(raw, "raw", "postgres", "SKIP LOCKED claim txn, 1"),
+        ),
+        Ratio(
+            "drain async, PostgreSQL 3 workers / raw claim txn, 4 connections",
+            pick(ours, "drain", "postgres", "async, 3"),
+            pick(raw, "raw", "postgres", "SKIP LOCKED claim txn, 4"),
+        ),
+        Ratio(
+            "drain async, SQLite / raw UPDATE ... RETURNING",
+            pick(ours, "drain", "sqlite", "async, 1"),
+            pick(raw, "raw", "sqlite", "UPDATE"),
+        ),
+    ]
+    return out
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def _figure(row: Row) -> str:
+    if row.value is None:
+        return "n/a"
+    if row.unit.startswith("ms"):
+        text = f"{row.value:,.2f}"
+        if "p50" in row.extra and "p95" in row.extra and row.unit == "ms p50":
+            text += f" (p95 {row.extra['p95']:,.2f})"
+        elif "p50" in row.extra and row.unit in ("ms p95", "ms p99"):
+            text += f" (p50 {row.extra['p50']:,.2f})"
+        return text
+    return f"{row.value:,.0f}" if row.value >= 100 else f"{row.value:,.1f}"
+
+
+ORDER = ("raw", "create", "create-bulk", "drain", "pickup", "cancel", "list", "memory")
+
+
+def table_rows(rows: list[Row]) -> list[list[str]]:
+    """The cells of the table: metric, system, backend, variant, figure, unit, target, met, note."""
+    list_rows = [r for r in rows if r.metric == "list" and r.system == OURS]
+    ordered = sorted(
+        rows, key=lambda r: (ORDER.index(r.metric) if r.metric in ORDER else 99, r.system != OURS)
+    )
+    cells = []
+    for row in ordered:
+        target, met = target_of(row, list_rows)
+        verdict = "" if met is None else ("met" if met else "NOT met")
+        cells.append(
+            [
+                row.metric,
+                row.system,
+                row.backend,
+                row.variant,
+                _figure(row),
+                row.unit,
+                target,
+                verdict,
+                row.note,
+            ]
+        )
+    return cells
+
+
+HEADERS = ["metric", "system", "backend", "variant", "figure", "unit", "target", "", "note"]
+
+
+def print_table(rows: list[Row]) -> None:
+    console = Console(width=240)
+    table = Table(title="taskapi vs peers vs raw limits", show_lines=False)
+    for header in HEADERS:
+        table.add_column(header, justify="right" if header == "figure" else "left", overflow="fold")
+    for cells in table_rows(rows):
+        style = "red" if cells[7] == "NOT met" else ("green" if cells[7] == "met" else None)
+        table.add_row(*cells, style=style)
+    console.print(table)
+    ratio_table = Table(title="ratios")
+    ratio_table.add_column("ratio")
+    ratio_table.add_column("value", justify="right")
+    ratio_table.add_column("ours")
+    ratio_table.add_column("versus")
+    for ratio in ratios(rows):
+        ratio_table.add_row(*_ratio_cells(ratio))
+    console.print(ratio_table)
+
+
+def _ratio_cells(ratio: Ratio) -> list[str]:
+    def name(row: Row | None) -> str:
+        return (
+            "-"
+            if row is None or row.value is None
+            else f"{row.system} {row.backend} {row.variant}: {_figure(row)}"
+        )
+
+    value = "n/a" if ratio.value is None else f"x{ratio.value:.2f}"
+    return [ratio.label, value, name(ratio.ours), name(ratio.other)]
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(h or "met?" for h in HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(_escape(c) for c in cells) + " |" for cells in table_rows(rows)]
+    lines += ["", "| ratio | value | ours | versus |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(_escape(c) for c in _ratio_cells(r)) + " |" for r in ratios(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(directory: Path, stamp: str, meta: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {
+        "meta": meta,
+        "rows": [r.as_dict() for r in rows],
+        "ratios": [{"label": r.label, "value": r.value} for r in ratios(rows)],
+    }
+    json_path, md_path = directory / f"{stamp}.json", directory / f"{stamp}.md"
+    json_path.write_text(json.dumps(data, indent=2) + "\n")
+    md_path.write_text(markdown(rows))
+    return json_path, md_path
