@@ -144,28 +144,34 @@ async def search(ctx: TaskContext) -> Any:
 
 
 def _sync_loop(ctx: TaskContext) -> Any:
-    """Cooperative: stops at its next progress() call."""
-    try:
-        step = 0
-        while True:
-            step += 1
-            ctx.progress(step)
-            time.sleep(TICK)
-    except TaskCancelled:
-        mark(ctx, "stopped", repr(time.monotonic()))
-        raise
+    """Reports progress in a loop; stops at its next progress() call or wherever the interrupt lands
+    (``crawl`` marks ``stopped``)."""
+    step = 0
+    while True:
+        step += 1
+        ctx.progress(step)
+        time.sleep(TICK)
 
 
 def _sync_stubborn(ctx: TaskContext) -> Any:
-    """Never looks at ctx: only a kill stops it."""
+    """Stops for nothing: spins, swallows the interrupt as a broad ``except`` would; only a kill stops it."""
     while True:
-        pass
+        with contextlib.suppress(TaskCancelled):
+            while True:
+                pass
+
+
+def _sync_sleeper(ctx: TaskContext) -> Any:
+    """Never looks at ctx: sleeps (blocked in a system call) until the stop interrupts it."""
+    time.sleep(60)
+    return {"slept": 60}
 
 
 def _sync_ignore(ctx: TaskContext) -> Any:
-    """Sees its cancellation, reports progress and returns anyway."""
-    while not ctx.cancelled:
-        time.sleep(TICK)
+    """Sees its cancellation (or is interrupted by it), reports progress and returns anyway."""
+    with contextlib.suppress(TaskCancelled):  # the interrupt, wherever it lands in the loop
+        while not ctx.cancelled:
+            time.sleep(TICK)
     with contextlib.suppress(TaskCancelled):
         ctx.progress(999, 999)
     return {"late": True}
@@ -195,6 +201,7 @@ def _sync_sleep(ctx: TaskContext) -> Any:
 SYNC_MODES: dict[str, Callable[[TaskContext], Any]] = {
     "loop": _sync_loop,
     "stubborn": _sync_stubborn,
+    "sleeper": _sync_sleeper,
     "ignore": _sync_ignore,
     "gate": _sync_gate,
     "first_attempt_hangs": _sync_first_attempt_hangs,
@@ -204,8 +211,14 @@ SYNC_MODES: dict[str, Callable[[TaskContext], Any]] = {
 
 @handler("crawl")
 def crawl(ctx: TaskContext) -> Any:
-    mark(ctx, "started", str(os.getpid()))
-    mode = ctx.params.get("mode", "return")
-    result = COMMON[mode](ctx) if mode in COMMON else SYNC_MODES[mode](ctx)
+    # The stop may interrupt a sync handler anywhere (even between these lines), as Ctrl-C would:
+    # whatever the mode, a TaskCancelled leaving it is marked here.
+    try:
+        mark(ctx, "started", str(os.getpid()))
+        mode = ctx.params.get("mode", "return")
+        result = COMMON[mode](ctx) if mode in COMMON else SYNC_MODES[mode](ctx)
+    except TaskCancelled:
+        mark(ctx, "stopped", repr(time.monotonic()))
+        raise
     mark(ctx, "done")
     return result

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any
 
-from taskapi import TaskContext, handler
+from taskapi import TaskCancelled, TaskContext, handler
 from tests.handlers.basic import mark
 
 
@@ -19,6 +20,9 @@ async def slow_search(ctx: TaskContext) -> Any:
 
 @handler("crawl", timeout=0.3)
 def stubborn_crawl(ctx: TaskContext) -> Any:
+    """Ignores every stop, the interrupt included: only a kill ends it."""
     mark(ctx, "started", str(os.getpid()))
     while True:
-        pass
+        with contextlib.suppress(TaskCancelled):
+            while True:
+                pass

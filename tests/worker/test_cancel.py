@@ -156,6 +156,25 @@ def _kill_one_stubborn(
     return elapsed
 
 
+def test_a_sync_handler_asleep_in_a_system_call_is_interrupted_at_once_not_killed(
+    service: TaskService, store: SQLiteStore, marks: Path
+) -> None:
+    """It never looks at its context: the interrupt raises TaskCancelled inside its sleep."""
+    with running(make_worker(store, signals=service.signals, cancel_grace=5.0)) as worker:
+        samples = []
+        pids = []
+        for _ in range(5):
+            task = service.create(1, "crawl", {"mode": "sleeper", "dir": str(marks)})
+            pids.append(int(wait_marker(marks, task.id, "started")))
+            samples.append(_cancel_and_time(service, store, worker, marks, task.id))
+        stats = worker.stats
+    report("cancel of a sync handler asleep for 60 s (interrupted)", samples)
+    assert stats.killed == 0
+    assert stats.by_reason == {"cancelled": 5}
+    assert max(samples) < 5000  # long before the 5 s grace would have killed it
+    assert len(set(pids)) == 5  # an interrupted child is replaced, never reused
+
+
 def test_a_stubborn_sync_handler_is_killed_after_the_grace_period_and_the_worker_carries_on(
     service: TaskService, store: SQLiteStore, marks: Path
 ) -> None:

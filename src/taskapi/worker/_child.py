@@ -2,6 +2,13 @@
 
 Messages from the worker: ``(task_id, project_id, task_type, params, attempt)`` to run one task,
 ``None`` to exit. Answers: ``("ok", result)``, ``("cancelled", None)`` or ``("error", (message, traceback))``.
+
+A stop reaches the handler two ways: the flag in the shared slot (``ctx.cancelled``, ``progress()``),
+and ``INTERRUPT`` (SIGUSR1), whose handler raises ``TaskCancelled`` wherever the handler is, as Ctrl-C
+raises KeyboardInterrupt: a handler asleep or blocked in I/O stops at once instead of at its next
+check. Only the handler's own code is interrupted, never this loop, and never a handler that has
+already seen its stop (it is cleaning up); the worker replaces a child it stopped, since code stopped
+mid-way may have left state behind.
 """
 
 from __future__ import annotations
@@ -23,6 +30,25 @@ from taskapi.worker.registry import load_handlers
 from taskapi.worker.results import describe_error, normalise_result
 
 _PR_SET_PDEATHSIG = 1
+INTERRUPT = signal.SIGUSR1
+
+
+class _Interrupts:
+    """Whether a stop may interrupt the code running now: only while a handler runs."""
+
+    armed = False
+    slot: SharedSlot | None = None
+
+
+def _disarm() -> None:
+    _Interrupts.armed = False
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    slot = _Interrupts.slot
+    if _Interrupts.armed and slot is not None and slot.stop_requested:
+        _Interrupts.armed = False  # once: a handler that catches it and goes on meets the grace kill
+        raise TaskCancelled("the task was stopped")
 
 
 def _die_with_parent() -> None:
@@ -54,6 +80,8 @@ def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
     _let_the_forkserver_go()
     handlers = load_handlers(modules, builtin=False)
     slot = SharedSlot(shared)
+    _Interrupts.slot = slot
+    signal.signal(INTERRUPT, _on_interrupt)
     while True:
         try:
             message = conn.recv()
@@ -67,12 +95,22 @@ def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
 def _run_one(handlers: dict[str, Any], slot: SharedSlot, message: tuple[Any, ...]) -> tuple[str, Any]:
     task_id, project_id, task_type, params, attempt = message
     ctx = TaskContext(
-        task_id=task_id, project_id=project_id, task_type=task_type, params=params, attempt=attempt, slot=slot
+        task_id=task_id,
+        project_id=project_id,
+        task_type=task_type,
+        params=params,
+        attempt=attempt,
+        slot=slot,
+        on_noticed=_disarm,
     )
     try:
+        _Interrupts.armed = True
         result = handlers[task_type].func(ctx)
+        _Interrupts.armed = False
         return "ok", json.loads(json.dumps(normalise_result(result)))
     except TaskCancelled:
+        _Interrupts.armed = False
         return "cancelled", None
     except BaseException as exc:  # the handler's failure is the task's outcome, whatever it is
+        _Interrupts.armed = False
         return "error", (describe_error(exc), traceback.format_exc())

@@ -19,7 +19,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from taskapi.worker._child import child_main
+from taskapi.worker._child import INTERRUPT, child_main
 from taskapi.worker._slots import SHARED_FIELDS, SharedSlot
 
 log = logging.getLogger("taskapi.worker")
@@ -69,6 +69,17 @@ class Child:
         if self._watched is not None and not self._watched.is_closed():
             self._watched.remove_reader(self.conn.fileno())
         self._watched = None
+
+    def interrupt(self) -> bool:
+        """Ask the child to raise ``TaskCancelled`` in its handler now; False if it is gone."""
+        pid = self.process.pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, INTERRUPT)
+        except ProcessLookupError:
+            return False
+        return True
 
     def kill(self) -> None:
         self.unwatch()

@@ -12,6 +12,7 @@ import asyncio
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,7 @@ class RunningTask:
     claimed_at: float = field(default_factory=time.monotonic)  # monotonic clock of this process
     began_at: float | None = None  # when its handler started (None while it waits for a slot)
     stop_asked_at: float | None = None  # when the first stop was asked
+    interrupt: Callable[[], object] | None = None  # stops a sync handler at once (set while it runs)
 
     def stop(self, reason: StopReason) -> None:
         """Ask the handler to stop; the first reason wins (a cancel is not turned into a timeout)."""
@@ -67,6 +69,8 @@ class RunningTask:
         self.stop_reason = reason
         self.stop_asked_at = time.monotonic()
         self.slot.request_stop()
+        if self.interrupt is not None:
+            self.interrupt()
         self.stopped.set()
         if self.handler_task is not None:
             self.handler_task.cancel()
@@ -139,6 +143,7 @@ async def run_in_child(running: RunningTask, pool: ChildPool, grace: float) -> O
         child.run((task.id, task.project_id, task.task_type, task.params, task.attempt))
     )
     stop_wait = asyncio.ensure_future(running.stopped.wait())
+    running.interrupt = child.interrupt
     try:
         done, _ = await asyncio.wait(
             {answer, stop_wait}, timeout=running.spec.timeout, return_when=asyncio.FIRST_COMPLETED
@@ -152,6 +157,7 @@ async def run_in_child(running: RunningTask, pool: ChildPool, grace: float) -> O
             log.warning("task %d: handler ignored the stop for %g s; its process was killed", task.id, grace)
             return _stopped(running, killed=True)
     finally:
+        running.interrupt = None  # the child may run another task from now on
         stop_wait.cancel()
     return _interpret_child(running, pool, child, answer)
 
@@ -165,7 +171,10 @@ def _interpret_child(
         if running.stop_reason is not None:
             return _stopped(running)
         return Outcome("failed", error_message=f"WorkerProcessDied: {exc}")
-    pool.release(child)
+    if running.stop_reason is not None:
+        pool.discard(child)  # it was interrupted, maybe mid-way through something: start afresh
+    else:
+        pool.release(child)
     kind, payload = answer.result()
     if running.stop_reason is not None:
         return _stopped(running)

@@ -7,6 +7,7 @@ and never a system call; the worker coalesces what it finds there into a few wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -26,7 +27,7 @@ class TaskSlot(Protocol):
 class TaskContext:
     """The handler's view of its task (``ctx``): params, ids, progress and cancellation."""
 
-    __slots__ = ("_slot", "attempt", "params", "project_id", "task_id", "task_type")
+    __slots__ = ("_on_noticed", "_slot", "attempt", "params", "project_id", "task_id", "task_type")
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class TaskContext:
         params: dict[str, Any],
         attempt: int,
         slot: TaskSlot,
+        on_noticed: Callable[[], None] | None = None,
     ) -> None:
         self.task_id = task_id
         self.project_id = project_id
@@ -44,15 +46,22 @@ class TaskContext:
         self.params = params
         self.attempt = attempt
         self._slot = slot
+        # Told when the handler has seen its stop: from then on it is stopping by itself, and must
+        # not be interrupted (in a child process) in the middle of its clean-up.
+        self._on_noticed = on_noticed
 
     @property
     def cancelled(self) -> bool:
         """True once cancellation was asked (or the run must stop: timeout, shutdown, lost lease)."""
-        return self._slot.stop_requested
+        if self._slot.stop_requested:
+            if self._on_noticed is not None:
+                self._on_noticed()
+            return True
+        return False
 
     def check_cancelled(self) -> None:
         """Raise ``TaskCancelled`` if the task was cancelled; call it between steps of long work."""
-        if self._slot.stop_requested:
+        if self.cancelled:
             raise TaskCancelled(f"task {self.task_id} was cancelled")
 
     def progress(self, done: int, total: int | None = None) -> None:
