@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taskapi.domain import (
+    CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
     Cursor,
@@ -57,6 +58,7 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+CLI_ACTOR = "cli"  # who the timeline says created or cancelled a task from here
 
 _TYPES = ", ".join(t.value for t in TaskType)
 _STATUSES = ", ".join(s.value for s in TaskStatus)
@@ -445,7 +447,7 @@ def submit(
     """Create a task; it waits as pending until a worker claims it."""
     values = _parse_params(params)
     with _service(db) as service:
-        task = service.create(project, task_type, values)
+        task = service.create(project, task_type, values, actor=CLI_ACTOR)
     _print_detail(task, as_json, title=f"Task {task.id} created")
 
 
@@ -515,17 +517,114 @@ def show(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = Fal
     _print_detail(task, as_json, title=f"Task {task.id}")
 
 
-@app.command()
-def cancel(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Cancel a pending or running task (exit 1 if it is already completed, failed or cancelled)."""
-    with _service(db) as service:
-        service.cancel(task_id)
-    if as_json:
-        from taskapi.api.schemas import ApiResponse
+def _confirm_bulk_cancel(project: int, status: str | None, task_type: str | None) -> None:
+    """Ask on the terminal before cancelling many tasks; no answer (no terminal) is a no."""
+    which = f"{status} " if status else "pending and running "
+    kind = f"{task_type} " if task_type else ""
+    try:
+        confirmed = typer.confirm(f"Cancel every {which}{kind}task of project {project}?", err=True)
+    except typer.Abort:  # end of input: the question stays unanswered
+        typer.echo(err=True)
+        confirmed = False
+    if not confirmed:
+        _fail("not confirmed: nothing cancelled (pass --yes to skip the question)", EXIT_FAILED)
 
-        _print_json(ApiResponse[None](code=200, message="Task cancelled", data=None).model_dump(mode="json"))
+
+@app.command()
+def cancel(
+    task_id: Annotated[
+        int | None, typer.Argument(metavar="ID", help="Task ID (or --project).", show_default=False)
+    ] = None,
+    project: Annotated[
+        int | None,
+        typer.Option("--project", "-p", help="Cancel every pending and running task of this project."),
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="With --project: only tasks in this status (pending or running).")
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--type", help=f"With --project: only tasks of this type: {_TYPES}.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --project: cancel without asking first.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a pending or running task (exit 1 if it is already completed, failed or cancelled), or
+    with --project all those of a project, after a confirmation; prints how many."""
+    from taskapi.api.schemas import ApiResponse, BulkCancelledSchema
+
+    if project is None:
+        if task_id is None or status is not None or task_type is not None or yes:
+            _fail("give a task ID, or --project (with --status, --type, --yes) to cancel many", EXIT_USAGE)
+        with _service(db) as service:
+            service.cancel(task_id, actor=CLI_ACTOR)
+        if as_json:
+            _print_json(
+                ApiResponse[None](code=200, message="Task cancelled", data=None).model_dump(mode="json")
+            )
+        else:
+            typer.echo(f"Task {task_id} cancelled")
+        return
+    if task_id is not None:
+        _fail("give a task ID or --project, not both", EXIT_USAGE)
+    with _service(db) as service:
+        service.list(project_id=project, status=status, task_type=task_type, limit=1)  # checks the input
+        if status is not None and TaskStatus(status) not in CANCELLABLE_STATUSES:
+            _fail(f"--status: must be pending or running, got {status!r}", EXIT_USAGE)
+        if not yes:
+            _confirm_bulk_cancel(project, status, task_type)
+        count = service.cancel_many(project, status=status, task_type=task_type, actor=CLI_ACTOR)
+    if as_json:
+        answer = ApiResponse[BulkCancelledSchema](
+            code=200, message=f"{count} tasks cancelled", data=BulkCancelledSchema(cancelled=count)
+        )
+        _print_json(answer.model_dump(mode="json"))
     else:
-        typer.echo(f"Task {task_id} cancelled")
+        typer.echo(f"{count} task{'' if count == 1 else 's'} of project {project} cancelled")
+
+
+_EVENT_STYLES = {
+    "created": "yellow",
+    "claimed": "cyan",
+    "completed": "green",
+    "cancelled": "dim",
+    "released": "yellow",
+    "rescued": "yellow",
+}
+
+
+def _events_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for header in ("At (UTC)", "Event", "Attempt", "Actor", "Detail"):
+        table.add_column(
+            header, justify="right" if header == "Attempt" else "left", no_wrap=header != "Detail"
+        )
+    for row in rows:
+        table.add_row(
+            row["at"],
+            Text(row["kind"], style=_EVENT_STYLES.get(row["kind"], "red")),
+            str(row["attempt"]),
+            Text(row["actor"]),
+            Text(row["detail"]) if row["detail"] else Text("-", style="dim"),
+        )
+    return table
+
+
+@app.command()
+def events(task_id: TaskIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a task's timeline, oldest first: each change of its state, when, on which attempt and
+    by whom (exit 1 if there is no such task, or it was pruned)."""
+    from taskapi.api.schemas import TaskEventSchema
+
+    with _service(db) as service:
+        timeline = service.events(task_id)
+    rows = [TaskEventSchema.of(event).model_dump(mode="json") for event in timeline]
+    if as_json:
+        _print_json(rows)
+    else:
+        _console().print(_events_table(rows))
 
 
 @app.command()
