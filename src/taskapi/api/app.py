@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from taskapi.api import DEFAULT_MAX_BODY_BYTES
 from taskapi.api.auth import AccessControl, AccessTokens
 from taskapi.api.errors import install_error_handlers
-from taskapi.api.hub import ChangeHub, ChangeSource, HubCollector, HubOptions, WakeSource
+from taskapi.api.hub import ChangeHub, HubCollector, HubOptions, WakeSource
 from taskapi.api.limits import BodySizeLimit
 from taskapi.api.routes_dashboard import router as dashboard_router
 from taskapi.api.routes_ops import router as ops_router
@@ -38,7 +38,7 @@ def create_app(
 
     The app's lifespan runs the change hub of the live stream: it wakes on the service's in-process
     signals and, when ``listen`` and the store can, on the store's change notifications."""
-    hub = ChangeHub(_change_source(service), hub_options, _wake_sources(service, listen=listen))
+    hub = ChangeHub(service, hub_options, _wake_sources(service, listen=listen))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,19 +68,11 @@ def create_app(
     return app
 
 
-def _change_source(service: TaskService) -> ChangeSource:
-    # TODO(STORE): drop the cast once TaskService has changes, get_many, running_progress, last_event_id.
-    return cast(ChangeSource, service)
-
-
 def _wake_sources(service: TaskService, *, listen: bool) -> list[WakeSource]:
     """In-process signals always; the store's change notifications (PostgreSQL NOTIFY) when asked."""
     sources: list[WakeSource] = [lambda wake: service.signals.subscribe(lambda _signal: wake())]
-    listen_changes: Callable[[Callable[..., None]], Callable[[], None]] | None = getattr(
-        service.store, "listen_changes", None
-    )
-    if listen and listen_changes is not None:
-        sources.append(lambda wake: listen_changes(lambda *_: wake()))
+    if listen:
+        sources.append(service.store.listen_changes)
     return sources
 
 

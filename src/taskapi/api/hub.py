@@ -6,9 +6,10 @@ offers it to every matching client's bounded queue. It reads when woken (in-proc
 PostgreSQL) and otherwise every ``poll_interval`` (so writers in other processes are seen too).
 
 Commit order is not id order on PostgreSQL: an event id can become visible after a larger one. The
-hub remembers the ids it skipped over (within ``gap_window`` ids and ``gap_timeout`` seconds) and
-re-reads from the lowest of them, delivering each late event once. A client whose queue is full is
-dropped, never waited for: it reconnects with ``Last-Event-ID`` and resumes from the log.
+service's change feed (``TaskService.changes``) answers only up to such a gap while it may still fill
+(it settles within seconds), so a reader that continues from the last id it got skips none; the hub
+does exactly that. A client whose queue is full is dropped, never waited for: it reconnects with
+``Last-Event-ID`` and resumes from the log.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi.sse import format_sse_event
@@ -52,13 +53,15 @@ class ChangeEvent(Protocol):
 class ChangeSource(Protocol):
     """What the hub reads (``TaskService`` provides it)."""
 
-    def changes(self, after_event_id: int, limit: int) -> Sequence[ChangeEvent]: ...
+    def changes(self, after_event_id: int, limit: int, /) -> Sequence[ChangeEvent]:
+        """Events after ``after_event_id``, by id, never past an id that may still commit."""
+        ...
 
-    def get_many(self, ids: Sequence[int]) -> Sequence[Task]: ...
+    def get_many(self, task_ids: Sequence[int], /) -> Sequence[Task]: ...
 
     def running_progress(self) -> Sequence[tuple[int, int, int]]: ...
 
-    def last_event_id(self) -> int: ...
+    def latest_event_id(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,6 @@ class HubOptions:
     keepalive: float = 15.0
     queue_size: int = 256
     page: int = 500
-    gap_window: int = 20_000  # more than the largest batch (10,000 creates in one transaction)
-    gap_timeout: float = 30.0
     max_replay: int = 10_000
     retry_ms: int = 2_000
 
@@ -139,27 +140,6 @@ class Subscription:
             self.queue.put_nowait(None)
 
 
-@dataclass
-class _Gaps:
-    """Ids skipped over by the log reader that may still commit, with when each was first missed."""
-
-    window: int
-    timeout: float
-    missing: dict[int, float] = field(default_factory=dict)
-
-    def skipped(self, low: int, high: int) -> None:
-        """Ids ``low..high-1`` were not there when ``high`` was: remember the newest ``window`` of them."""
-        now = time.monotonic()
-        for missing_id in range(max(low, high - self.window), high):
-            self.missing[missing_id] = now
-
-    def expire(self, head: int) -> None:
-        now = time.monotonic()
-        stale = [i for i, t in self.missing.items() if now - t > self.timeout or i <= head - self.window]
-        for missing_id in stale:
-            del self.missing[missing_id]
-
-
 class ChangeHub:
     """Reads the change log for the whole process; ``subscribe`` gives each client its queue."""
 
@@ -172,7 +152,6 @@ class ChangeHub:
         self._unsubscribes: list[Unsubscribe] = []
         self._subscriptions: set[Subscription] = set()
         self._head: int | None = None  # highest event id read from the log
-        self._gaps = _Gaps(self.options.gap_window, self.options.gap_timeout)
         self._progress: dict[int, tuple[int, int]] = {}
         self._running: dict[int, Task] = {}
         self._progress_due = 0.0
@@ -187,7 +166,13 @@ class ChangeHub:
     # -- life cycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Take the log's head before the app serves (a change made after start-up is news to every
+        client), then read in the background."""
         self._loop = asyncio.get_running_loop()
+        try:
+            self._head = await asyncio.to_thread(self.source.latest_event_id)
+        except Exception as exc:  # the store is down: the first pass that reaches it takes the head
+            log.warning("live stream: cannot read the change log's head yet: %s", exc)
         self._unsubscribes = [subscribe(self.wake) for subscribe in self._wake_sources]
         self._task = asyncio.create_task(self._run(), name="taskapi-change-hub")
 
@@ -260,13 +245,11 @@ class ChangeHub:
                     self._store_down = True
 
     async def run_once(self) -> None:
-        """One pass: new log entries, late ones (gaps), and progress when it is due."""
+        """One pass: the log's new entries, and progress when it is due."""
         self.passes += 1
         if self._head is None:
-            self._head = await asyncio.to_thread(self.source.last_event_id)
-        events = await self._read_forward()
-        events += await self._read_gaps()
-        await self._dispatch(sorted(events, key=lambda e: e.id))  # a late id goes before newer ones
+            self._head = await asyncio.to_thread(self.source.latest_event_id)
+        await self._dispatch(await self._read_forward())
         if self._subscriptions and time.monotonic() >= self._progress_due:
             self._progress_due = time.monotonic() + self.options.progress_interval
             await self._read_progress()
@@ -276,29 +259,11 @@ class ChangeHub:
         found: list[ChangeEvent] = []
         while True:
             page = await asyncio.to_thread(self.source.changes, self._head, self.options.page)
-            for event in page:
-                if event.id <= self._head:
-                    continue
-                if event.id > self._head + 1:
-                    self._gaps.skipped(self._head + 1, event.id)
-                self._head = event.id
-                found.append(event)
+            if page:
+                self._head = page[-1].id
+                found += page
             if len(page) < self.options.page:
                 return found
-
-    async def _read_gaps(self) -> list[ChangeEvent]:
-        """The late events: those committed after a larger id had been read."""
-        assert self._head is not None
-        self._gaps.expire(self._head)
-        found: list[ChangeEvent] = []
-        while self._gaps.missing:
-            low = min(self._gaps.missing)
-            page = await asyncio.to_thread(self.source.changes, low - 1, self.options.page)
-            late = [e for e in page if self._gaps.missing.pop(e.id, None) is not None]
-            found += late
-            if not late or len(page) < self.options.page:
-                return found
-        return found
 
     async def _dispatch(self, events: Sequence[ChangeEvent]) -> None:
         if not events or not self._subscriptions:
