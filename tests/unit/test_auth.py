@@ -147,6 +147,21 @@ def test_the_actor_names_the_role_and_a_fingerprint_never_the_token() -> None:
     assert OPERATE not in credential.actor and OPERATE not in repr(credential)
 
 
+def test_the_timeline_signs_writes_with_the_token_s_fingerprint(secured: InProcessApi) -> None:
+    task_id = envelope(secured.post(TASKS, json=CREATE, headers=bearer(OPERATE)), 201)["data"]["id"]
+    envelope(secured.post(f"{TASKS}/{task_id}/cancel", headers=bearer(OTHER_OPERATE)), 200)
+
+    timeline = envelope(secured.get(f"{TASKS}/{task_id}/events", headers=bearer(READ)), 200)["data"]
+
+    fingerprint = {
+        token: hashlib.sha256(token.encode()).hexdigest()[:6] for token in (OPERATE, OTHER_OPERATE)
+    }
+    assert [(e["kind"], e["actor"]) for e in timeline] == [
+        ("created", f"operate token {fingerprint[OPERATE]}"),
+        ("cancelled", f"operate token {fingerprint[OTHER_OPERATE]}"),
+    ]
+
+
 def test_identify_finds_each_token_and_nothing_else() -> None:
     tokens = load_tokens(f"read:{READ},operate:{OPERATE}", None)
     read, operate = tokens.identify(READ), tokens.identify(OPERATE)
