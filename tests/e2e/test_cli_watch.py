@@ -119,6 +119,11 @@ class Cli:
     process: subprocess.Popen[bytes]
     stdout: Output
     stderr: Output | None
+    keyboard: int | None = None  # the terminal's input, when on a terminal
+
+    def type(self, text: str) -> None:
+        assert self.keyboard is not None, "not on a terminal"
+        os.write(self.keyboard, text.encode())
 
     def events(self) -> list[dict[str, Any]]:
         """The complete NDJSON lines written so far."""
@@ -189,7 +194,7 @@ class Processes:
             os.close(side)
         self.started.append(process)
         self._terminals.append(main)
-        return Cli(process, Output(lambda: os.read(main, 65536)), None)
+        return Cli(process, Output(lambda: os.read(main, 65536)), None, keyboard=main)
 
     def worker(self, log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as sink:
@@ -468,3 +473,33 @@ def test_a_reader_that_goes_away_ends_watch_json_quietly(
     open_gate(gates, task, 1)  # a change the watch must now write
     assert process.wait(timeout=DEADLINE) == 141
     assert process.stderr.read() == b""
+
+
+def test_a_confirmed_bulk_cancel_stops_a_projects_running_tasks_and_ends_its_watch(
+    procs: Processes, database_url: str, gates: Path, tmp_path: Path
+) -> None:
+    tasks = [create(database_url, 1, "ocr", steps=2, gates=str(gates)) for _ in range(3)]
+    spared = create(database_url, 2, "ocr", steps=1, gates=str(gates))
+    procs.worker(tmp_path / "worker.log")
+    watch = procs.cli("watch", "--project", "1", "--json", "--interval", "0.1")
+    for task in tasks:
+        open_gate(gates, task, 1)
+        watch.wait_event(id=task, progress=1)
+    cancel = procs.terminal("cancel", "--project", "1", "--status", "running")
+    cancel.stdout.contains("Cancel every running task of project 1? [y/N]")
+    cancel.type("y\n")
+    assert cancel.exit_code() == 0
+    assert "3 tasks of project 1 cancelled" in cancel.stdout.all()
+    assert watch.exit_code() == 1
+    final = {event["id"]: event["status"] for event in watch.events() if event["event"] == "cancelled"}
+    assert final == dict.fromkeys(tasks, "cancelled")
+    timeline = procs.cli("events", str(tasks[0]), "--json")
+    assert timeline.exit_code() == 0
+    rows = json.loads(timeline.stdout.all())
+    assert [(row["kind"], row["actor"].split()[0]) for row in rows] == [
+        ("created", "api"),
+        ("claimed", "worker"),
+        ("cancelled", "cli"),
+    ]
+    with TaskService.open(database_url) as service:
+        assert service.get(spared).status != "cancelled"  # another project's
