@@ -56,6 +56,7 @@ Events = list[TaskEvent]
 Progresses = list[RunningProgress]
 _PARAMS_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _TYPES = ", ".join(t.value for t in TaskType)
+_TYPE_OF = {t.value: t for t in TaskType}
 _STATUSES = ", ".join(s.value for s in TaskStatus)
 
 
@@ -69,9 +70,10 @@ def check_id(name: str, value: object) -> int:
 
 
 def check_task_type(value: object, name: str = "task_type") -> TaskType:
-    if isinstance(value, str) and value in TaskType.__members__.values():
-        return TaskType(value)
-    raise InvalidInput(name, f"must be one of {_TYPES}, got {value!r}")
+    found = _TYPE_OF.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise InvalidInput(name, f"must be one of {_TYPES}, got {value!r}")
+    return found
 
 
 def check_status(value: object) -> TaskStatus:

@@ -274,9 +274,9 @@ class PostgresStore:
 
     def _copy(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
         with self._connection() as conn, conn.transaction():
-            block = _fetch(conn, self._queries["postgres.task_id_block"], {"count": len(news)})
-            ids = [row["id"] for row in block]
-            now: datetime = block[0]["now"]
+            [block] = _fetch(conn, self._queries["postgres.task_id_block"], {"count": len(news)})
+            ids: list[int] = sorted(block["ids"])
+            now: datetime = block["now"]
             stamp = now.isoformat()
             lines = "".join(
                 f"{task_id}\t{new.project_id}\t{new.task_type}\t{_copy_field(text)}\t{stamp}\n"

@@ -378,12 +378,11 @@ LIMIT 1
 LISTEN taskapi_changes
 
 -- name: postgres.task_id_block
--- The bulk path (COPY): ids drawn from the table's own sequence, so they follow the batch's order
--- and are never reused, and the one created_at of the batch.
-SELECT nextval(s.sequence) AS id, statement_timestamp() AS now
+-- The bulk path (COPY): ids drawn from the table's own sequence (never reused; ascending in the order
+-- drawn), in one array, and the one created_at of the batch.
+SELECT array_agg(nextval(s.sequence)) AS ids, statement_timestamp() AS now
 FROM (SELECT pg_get_serial_sequence('tasks', 'id')::regclass AS sequence) AS s,
      generate_series(1, %(count)s::int)
-ORDER BY 1
 
 -- name: postgres.task_copy
 -- COPY writes the given ids into the identity column (as OVERRIDING SYSTEM VALUE would).
