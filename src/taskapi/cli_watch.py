@@ -167,8 +167,12 @@ class ProjectTasks:
 
     def _absorb(self, window: Sequence[ListedTask]) -> list[Reading]:
         seen = {task.id: task for task in window}
-        for missing in self._active.keys() - seen.keys():  # only if a task vanished (pruned)
-            seen[missing] = reading_of(self.service.get(missing)).task
+        missing = self._active.keys() - seen.keys()
+        if missing:  # a followed task is always in the window, unless its row was deleted
+            found = {task.id: reading_of(task).task for task in self.service.get_many(sorted(missing))}
+            for gone in missing - found.keys():
+                del self._active[gone]  # never wait for a task that no longer exists
+            seen.update(found)
         readings = []
         for task_id in sorted(seen):
             task = seen[task_id]

@@ -9,9 +9,11 @@ and real terminals are in ``tests/e2e/test_cli_watch.py``).
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,18 @@ def test_a_task_whose_creation_committed_late_is_still_found(service: TaskServic
     moment = (first.created_at - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.%f")
     [late] = insert_rows(Path(service.store.path), [(1, "ocr", moment)])  # type: ignore[attr-defined]
     assert seen(source.poll()).keys() == {first.id, late}
+
+
+def test_a_followed_task_whose_row_is_deleted_is_let_go(service: TaskService, sqlite_path: Path) -> None:
+    kept, deleted = service.create(1, "ocr").id, service.create(1, "ocr").id
+    source = ProjectTasks(service, 1)
+    assert seen(source.poll()).keys() == {kept, deleted}
+    with closing(sqlite3.connect(sqlite_path)) as conn, conn:
+        conn.execute("DELETE FROM task_events WHERE task_id = ?", (deleted,))
+        conn.execute("DELETE FROM tasks WHERE id = ?", (deleted,))
+    assert seen(source.poll()).keys() == {kept}
+    service.cancel(kept)
+    assert seen(source.poll()) == {kept: ("cancelled", 0, 0, "")} and source.done
 
 
 def test_more_tasks_than_a_page_are_all_followed_with_one_list_query_per_tick(
