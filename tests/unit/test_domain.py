@@ -14,8 +14,10 @@ from taskapi.domain import (
     InvalidInput,
     TaskNotCancellable,
     TaskNotFound,
+    TaskPruned,
     TaskStatus,
     decode_cursor,
+    describe_duration,
     encode_cursor,
     utcnow,
 )
@@ -87,3 +89,28 @@ def test_domain_errors_say_what_happened() -> None:
     assert "already completed" in str(refused) and refused.status is TaskStatus.COMPLETED
     invalid = InvalidInput("limit", "must be an integer between 1 and 1000")
     assert (invalid.field, str(invalid)) == ("limit", "limit: must be an integer between 1 and 1000")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (30 * 86_400, "30 days"),
+        (86_400, "1 day"),
+        (7_200, "2 hours"),
+        (90_000, "25 hours"),
+        (120, "2 minutes"),
+        (90, "90 seconds"),
+        (0.5, "0.5 seconds"),
+        (1, "1 second"),
+    ],
+)
+def test_a_retention_is_said_in_its_largest_whole_unit(seconds: float, said: str) -> None:
+    assert describe_duration(seconds) == said
+
+
+def test_a_pruned_task_is_not_found_and_says_when_and_why() -> None:
+    moment = datetime(2025, 4, 11, 10, 0, 0, 123_456, tzinfo=UTC)
+    error = TaskPruned(5, moment.astimezone(timezone(timedelta(hours=8))), 30 * 86_400)
+    assert isinstance(error, TaskNotFound)
+    assert str(error) == "Task 5 was pruned on 2025-04-11T10:00:00 (retention 30 days)"
+    assert (error.task_id, error.pruned_at, error.older_than_seconds) == (5, moment, 30 * 86_400)

@@ -14,17 +14,21 @@ import pytest
 
 from taskapi.domain import (
     MAX_ID,
+    EventKind,
     InvalidInput,
+    TaskEvent,
     TaskNotCancellable,
     TaskNotFound,
+    TaskPruned,
     TaskQuery,
     TaskStatus,
     TaskType,
 )
-from taskapi.service import MAX_BATCH, TaskService, next_cursor
+from taskapi.service import MAX_BATCH, TaskService, next_cursor, settled
 from taskapi.signals import TaskSignal
-from taskapi.store.base import Claim
+from taskapi.store.base import Claim, Completion
 from taskapi.store.sqlite import SQLiteStore
+from tests.conftest import wait_until
 
 BAD_IDS: list[object] = [0, -1, MAX_ID + 1, "1", 1.0, True, None]
 
@@ -283,3 +287,167 @@ def test_open_migrates_and_closes(database_url: str) -> None:
     with TaskService.open(database_url, migrate=False) as tasks:
         assert tasks.get(created.id).created_at.tzinfo == UTC
         assert tasks.get(created.id).created_at <= datetime.now(UTC)
+
+
+# -- batch create: a bad item is named by its index ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ((0, "search", None), "tasks.1.project_id"),
+        ((1, "pdf", None), "tasks.1.task_type"),
+        ((1, "search", {"q": "a\x00b"}), "tasks.1.params"),
+        ((1, "search", []), "tasks.1.params"),
+    ],
+)
+def test_create_many_names_the_bad_item(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], spec: Any, field: str
+) -> None:
+    rejects(field, lambda: service.create_many([(1, "search", None), spec, (1, "ocr", None)]))
+    assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", 7, None, "x" * 201])
+def test_writes_refuse_a_missing_or_strange_actor(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], bad: object
+) -> None:
+    rejects("actor", lambda: service.create(1, "search", actor=bad))  # type: ignore[arg-type]
+    assert nothing_written(store, announced)
+
+
+def test_the_actor_signs_the_events_of_each_write(service: TaskService) -> None:
+    one = service.create(1, "search", actor="cli")
+    [two] = service.create_many([(1, "ocr", None)], actor="operate token 3f9a1c")
+    service.cancel(one.id, actor="operate token 3f9a1c")
+    assert [(e.kind, e.actor) for e in service.events(one.id)] == [
+        ("created", "cli"),
+        ("cancelled", "operate token 3f9a1c"),
+    ]
+    assert [e.actor for e in service.events(two.id)] == ["operate token 3f9a1c"]
+    default = service.create(1, "dedup")
+    assert service.events(default.id)[0].actor == "api"
+
+
+# -- bulk cancel --------------------------------------------------------------------------------------
+
+
+def test_cancel_many_cancels_the_matches_and_tells_each_worker(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal]
+) -> None:
+    ocr, search, _ = service.create_many([(1, "ocr", None), (1, "search", None), (2, "ocr", None)])
+    store.task_claim(Claim("worker-9", ["ocr"], 1, 30.0, {}))
+    announced.clear()
+    assert service.cancel_many(1, status="running", actor="cli") == 1
+    assert announced == [TaskSignal("cancelled", ocr.id, worker_id="worker-9")]
+    assert service.cancel_many(1, task_type="search") == 1
+    assert announced[-1] == TaskSignal("cancelled", search.id, worker_id=None)
+    assert service.cancel_many(1) == 0
+    assert [t.status for t in service.get_many([ocr.id, search.id])] == [TaskStatus.CANCELLED] * 2
+    assert service.events(ocr.id)[-1].actor == "cli"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"project_id": 0}, "project_id"),
+        ({"project_id": 1, "status": "completed"}, "status"),
+        ({"project_id": 1, "status": "done"}, "status"),
+        ({"project_id": 1, "task_type": "pdf"}, "task_type"),
+        ({"project_id": 1, "actor": ""}, "actor"),
+    ],
+)
+def test_cancel_many_rejects_bad_filters_and_changes_nothing(
+    service: TaskService, announced: list[TaskSignal], kwargs: dict[str, Any], field: str
+) -> None:
+    task = service.create(1, "search")
+    announced.clear()
+    rejects(field, lambda: service.cancel_many(**kwargs))
+    assert service.get(task.id).status is TaskStatus.PENDING and announced == []
+
+
+# -- timeline, pruned tasks ----------------------------------------------------------------------------
+
+
+def finished_and_pruned(service: TaskService, store: SQLiteStore) -> int:
+    """A task that completed, then was pruned by a retention shorter than its age."""
+    task = service.create(1, "search")
+    [running] = store.task_claim(Claim("w", ["search"], 1, 30.0, {}))
+    store.task_finish([Completion(task.id, running.attempt, 1, 1, result={})])
+    completed_at = service.get(task.id).completed_at
+    assert completed_at is not None
+    wait_until(lambda: datetime.now(UTC) > completed_at + timedelta(seconds=0.05), what="the task to age")
+    assert service.prune(timedelta(seconds=0.05)) == 1
+    return task.id
+
+
+def test_a_pruned_task_answers_pruned_with_when(service: TaskService, store: SQLiteStore) -> None:
+    task_id = finished_and_pruned(service, store)
+    for read in (service.get, service.events, service.cancel):
+        with pytest.raises(TaskPruned) as caught:
+            read(task_id)
+        assert caught.value.task_id == task_id
+        assert "was pruned on" in str(caught.value) and "(retention 0.05 seconds)" in str(caught.value)
+    with pytest.raises(TaskNotFound) as unknown:
+        service.get(task_id + 1)
+    assert not isinstance(unknown.value, TaskPruned)
+    assert service.get_many([task_id]) == []
+
+
+def test_events_of_an_unknown_task_is_not_found(service: TaskService) -> None:
+    with pytest.raises(TaskNotFound):
+        service.events(42)
+    rejects("id", lambda: service.events(0))
+
+
+def test_prune_needs_a_positive_age(service: TaskService) -> None:
+    rejects("older_than", lambda: service.prune(timedelta(0)))
+
+
+# -- the change feed ----------------------------------------------------------------------------------
+
+
+def test_changes_read_the_log_from_a_position(service: TaskService) -> None:
+    start = service.latest_event_id()
+    first = service.create(1, "search")
+    service.cancel(first.id)
+    feed = service.changes(start)
+    assert [(e.task_id, e.kind) for e in feed] == [(first.id, "created"), (first.id, "cancelled")]
+    assert service.changes(feed[0].id) == feed[1:]
+    assert service.changes(start, limit=1) == feed[:1]
+    assert service.latest_event_id() == feed[-1].id
+    rejects("after_event_id", lambda: service.changes(-1))
+    rejects("limit", lambda: service.changes(0, limit=0))
+
+
+def event(event_id: int, age: float, now: datetime) -> TaskEvent:
+    return TaskEvent(event_id, 1, now - timedelta(seconds=age), EventKind.CLAIMED, 1, "worker w", "")
+
+
+NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
+SETTLE = timedelta(seconds=10)
+
+
+def test_settled_passes_contiguous_ids_whatever_their_age() -> None:
+    events = [event(5, 0, NOW), event(6, 0, NOW), event(7, 0, NOW)]
+    assert settled(events, 4, NOW, SETTLE) == events
+
+
+def test_settled_stops_before_a_young_gap_an_earlier_transaction_may_still_fill() -> None:
+    events = [event(5, 0, NOW), event(7, 1, NOW), event(8, 1, NOW)]
+    assert settled(events, 4, NOW, SETTLE) == events[:1]
+    assert settled(events[1:], 4, NOW, SETTLE) == []  # even the first one: 5 and 6 may be in flight
+
+
+def test_settled_reads_past_an_old_gap_that_will_never_fill() -> None:
+    events = [event(5, 60, NOW), event(9, 30, NOW), event(10, 0, NOW)]
+    assert settled(events, 2, NOW, SETTLE) == events
+
+
+def test_get_many_and_running_progress_are_bounded_reads(service: TaskService, store: SQLiteStore) -> None:
+    a, b = service.create_many([(1, "search", None), (1, "ocr", None)])
+    store.task_claim(Claim("w", ["ocr"], 1, 30.0, {}))
+    assert [t.id for t in service.get_many([b.id, a.id])] == [a.id, b.id]
+    assert service.running_progress() == [(b.id, 0, 0)]
+    rejects("ids", lambda: service.get_many([1] * 10_001))
+    rejects("id", lambda: service.get_many([0]))
