@@ -16,8 +16,6 @@ from taskapi.worker import Worker
 from tests.integration.pg import make_postgres_store, reopen_postgres_store
 from tests.worker.helpers import make_worker, running, wait_marker, wait_until
 
-NO_POLL = {"poll_interval": 30.0, "progress_interval": 30.0, "rescue_interval": 30.0}
-
 
 def test_bulk_cancel_stops_the_handlers_of_an_embedded_worker(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "t.db")
@@ -41,7 +39,7 @@ def test_bulk_cancel_stops_the_handlers_of_a_worker_on_another_host(
 ) -> None:
     api_side = reopen_postgres_store(pg_store)
     try:
-        worker = make_worker(pg_store, **NO_POLL)
+        worker = make_worker(pg_store, poll_interval=30.0, progress_interval=30.0, rescue_interval=30.0)
         _stop_by_bulk_cancel(TaskService(api_side), worker, tmp_path)
     finally:
         api_side.close()
