@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -58,12 +59,26 @@ ACTIVE_STATUSES = ("pending", "running")
 RARE_EVENT_KINDS = ("rescued", "lost", "killed", "timed_out")
 
 
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    """What every host must agree on, read from the store (see ``StoreCollector`` for the cost).
+class StoreFigures(Protocol):
+    """What every host must agree on, read from the store (``TaskService.queue_stats``, requested of
+    the store's owner; any object with these attributes will do).
 
     ``active`` counts the pending and running tasks by ``(status, task_type)``; ``events`` counts the
     timeline's rare kinds (rescued, lost, killed, timed_out) over the kept history."""
+
+    @property
+    def active(self) -> Mapping[tuple[str, str], int]: ...
+
+    @property
+    def oldest_pending_created_at(self) -> datetime | None: ...
+
+    @property
+    def events(self) -> Mapping[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Store figures as a value (see ``StoreFigures``)."""
 
     active: Mapping[tuple[str, str], int]
     oldest_pending_created_at: datetime | None
@@ -79,7 +94,7 @@ class StoreCollector(Collector):
     ``taskapi_run_seconds_count`` by outcome, recorded by the workers. ``taskapi_store_up`` is 0 when
     the store did not answer (the other store metrics are then absent, not stale)."""
 
-    def __init__(self, read: Callable[[], QueueStats], task_types: Sequence[str]) -> None:
+    def __init__(self, read: Callable[[], StoreFigures], task_types: Sequence[str]) -> None:
         self._read = read
         self._task_types = tuple(task_types)
 
@@ -96,7 +111,7 @@ class StoreCollector(Collector):
         yield up
         yield from self._families(stats)
 
-    def _families(self, stats: QueueStats) -> Iterator[Metric]:
+    def _families(self, stats: StoreFigures) -> Iterator[Metric]:
         tasks = GaugeMetricFamily(
             "taskapi_tasks", "Tasks pending or running, by status and type", labels=["status", "task_type"]
         )
