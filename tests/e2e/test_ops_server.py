@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from taskapi.service import TaskService
 from tests.conftest import wait_until
 from tests.e2e.test_postgres_restart import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
 from tests.helpers.server import TASKS, envelope, free_port, running_server, stop_server
@@ -99,14 +100,29 @@ def test_metrics_count_the_runs_of_the_embedded_worker(tmp_path: Path) -> None:
         wait_until(lambda: _statuses(server, ids) == {"completed"}, timeout=30, what="the tasks completed")
         response = httpx.get(f"{server.base_url}/metrics")
     assert response.status_code == 200
-    got = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
+    got = _samples(response.text)
     runs = got[("taskapi_run_seconds_count", (("outcome", "completed"), ("task_type", "keyword_expand")))]
     pickups = got[("taskapi_pickup_seconds_count", (("task_type", "keyword_expand"),))]
     assert (runs, pickups) == (3, 3)
+
+
+@pytest.mark.skipif(not hasattr(TaskService, "queue_stats"), reason="pending STORE: TaskService.queue_stats")
+def test_metrics_read_the_queue_from_the_store(tmp_path: Path) -> None:
+    env = {"TASKAPI_RUN_WORKER": "false"}
+    with running_server(tmp_path / "x.db", tmp_path / "server.log", env=env) as server:
+        for task_type in ("ocr", "ocr", "search"):
+            envelope(
+                httpx.post(f"{server.base_url}{TASKS}", json={"project_id": 1, "task_type": task_type}), 201
+            )
+        envelope(httpx.post(f"{server.base_url}{TASKS}/3/cancel"), 200)
+        got = _samples(httpx.get(f"{server.base_url}/metrics").text)
+    assert got[("taskapi_store_up", ())] == 1
+    assert got[("taskapi_tasks", (("status", "pending"), ("task_type", "ocr")))] == 2
+    assert got[("taskapi_tasks", (("status", "pending"), ("task_type", "search")))] == 0
+    assert got[("taskapi_tasks", (("status", "running"), ("task_type", "ocr")))] == 0
+    assert got[("taskapi_queue_depth", ())] == 2
+    assert 0 <= got[("taskapi_oldest_pending_age_seconds", ())] < 60
+    assert got[("taskapi_task_events_total", (("kind", "rescued"),))] == 0
 
 
 @pytest.mark.postgres
@@ -133,6 +149,14 @@ def test_readyz_follows_the_store_while_healthz_stays_200(
     finally:
         assert stop_server(server) == 0, server.log()
     assert "ERROR taskapi.api" not in server.log()  # readiness failing is not an error of the API
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def _bearer(token: str) -> dict[str, str]:
