@@ -1,6 +1,6 @@
 """Workers: run handlers for claimed tasks (see ``Worker``), and the public handler surface."""
 
-from taskapi.worker._duties import LeaseRenewer, Rescuer, every
+from taskapi.worker._duties import LeaseRenewer, Pruner, Rescuer, every
 from taskapi.worker._runner import StopReason
 from taskapi.worker._worker import Worker, WorkerOptions, WorkerStats, new_worker_id
 from taskapi.worker.context import TaskCancelled, TaskContext
@@ -9,6 +9,7 @@ from taskapi.worker.registry import HandlerSpec, handler, handler_modules, load_
 __all__ = [
     "HandlerSpec",
     "LeaseRenewer",
+    "Pruner",
     "Rescuer",
     "StopReason",
     "TaskCancelled",

@@ -19,11 +19,12 @@ log = logging.getLogger("taskapi.worker")
 class Rescuer:
     """Moves running tasks whose lease expired back to pending (or to failed, out of attempts)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, actor: str = "rescuer") -> None:
         self.store = store
+        self.actor = actor  # signs the timeline's rescued/lost events, e.g. "rescuer <worker id>"
 
     def run_once(self) -> list[RescuedTask]:
-        rescued = self.store.task_rescue()
+        rescued = self.store.task_rescue(actor=self.actor)
         for task in rescued:
             if task.status is TaskStatus.PENDING:
                 log.warning(
@@ -34,6 +35,25 @@ class Rescuer:
                     "task %d: its worker was lost on its last attempt (%d); failed", task.id, task.attempt
                 )
         return rescued
+
+
+class Pruner:
+    """Deletes finished tasks older than the retention (``retention_seconds``; 0 keeps everything).
+
+    Like the rescuer it needs no leader: two pruners deleting at once only share the work.
+    """
+
+    def __init__(self, store: Store, retention_seconds: float) -> None:
+        self.store = store
+        self.retention_seconds = retention_seconds
+
+    def run_once(self) -> int:
+        if self.retention_seconds <= 0:
+            return 0
+        pruned = self.store.task_prune(self.retention_seconds)
+        if pruned:
+            log.info("pruned %d finished task(s) older than %g s", pruned, self.retention_seconds)
+        return pruned
 
 
 class LeaseRenewer:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from taskapi import metrics
-from taskapi.domain import StoreUnavailable, Task, TaskStatus
+from taskapi.domain import EventKind, NewEvent, StoreUnavailable, Task, TaskStatus
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store.base import Claim, Completion, ProgressWrite, Store
 from taskapi.worker._children import ChildPool
-from taskapi.worker._duties import LeaseRenewer, Rescuer, every
+from taskapi.worker._duties import LeaseRenewer, Pruner, Rescuer, every
 from taskapi.worker._runner import Outcome, RunningTask, StopReason, run_async, run_in_child
 from taskapi.worker.registry import HandlerSpec
 
@@ -50,6 +50,8 @@ class WorkerOptions:
     rescue_interval: float = 5.0
     progress_interval: float = 0.25
     listen: bool = True  # hear other processes' creates and cancels (PostgreSQL NOTIFY); else poll only
+    retention_seconds: float = 0.0  # prune finished tasks older than this; 0 keeps them all
+    prune_interval: float = 300.0
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ class WorkerStats:
 CLAIM_AHEAD_WAIT = 0.05  # seconds a claimed-ahead task is expected to wait for a slot, at most
 CLAIM_AHEAD_MAX = 200  # tasks held beyond the running ones, at most
 HOLD_LIMIT = 1.0  # seconds a held task may wait for a slot before it is handed back
+RECENT_CANCEL_SECONDS = 10.0  # how long a cancel of a task we do not hold is remembered
 
 
 class _ClaimAhead:
@@ -129,7 +132,8 @@ class Worker:
         self.signals = signals
         self.worker_id = worker_id or new_worker_id()
         self.stats = WorkerStats()
-        self.rescuer = Rescuer(store)
+        self.rescuer = Rescuer(store, actor=f"rescuer {self.worker_id}")
+        self.pruner = Pruner(store, self.options.retention_seconds)
         self.lease_renewer = LeaseRenewer(store, self.worker_id, self.options.lease_seconds)
         self._pool = ChildPool(modules, self.options.concurrency)
         self._running: dict[int, RunningTask] = {}  # every task we hold: started or waiting in _ready
@@ -144,6 +148,8 @@ class Worker:
         self._pending_writes: list[tuple[Completion, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._max_attempts = {name: spec.max_attempts for name, spec in handlers.items()}
+        # Cancels heard for tasks we do not hold (yet): a claim on its way back may bring one.
+        self._recent_cancels: dict[int, float] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -196,16 +202,20 @@ class Worker:
 
     def _start_duties(self) -> list[asyncio.Task[None]]:
         options = self.options
-        return [
+        duties = [
             asyncio.create_task(every(options.lease_seconds / 3, self._renew_leases, "lease renewal")),
             asyncio.create_task(every(options.rescue_interval, self._rescue, "rescue")),
             asyncio.create_task(every(options.progress_interval, self.flush_progress, "progress")),
             asyncio.create_task(every(options.poll_interval, self.check_cancels, "cancel check")),
         ]
+        if options.retention_seconds > 0:
+            prune = asyncio.create_task(every(options.prune_interval, self._prune, "retention"))
+            duties.append(prune)
+        return duties
 
     async def _drain(self) -> None:
         """Let running tasks finish within the shutdown timeout, then stop the rest and hand them back."""
-        await self._release_held()
+        await self._release_held("worker shutdown")
         if self._runners and not self._force:
             log.info(
                 "worker %s: waiting up to %g s for %d running task(s)",
@@ -230,7 +240,7 @@ class Worker:
             wake.clear()
             self._start_ready()
             if self._ready and time.monotonic() - self._ready[0].claimed_at > HOLD_LIMIT:
-                await self._release_held()
+                await self._release_held(f"waited over {HOLD_LIMIT:g} s behind long tasks")
             wanted = self._wanted()
             if wanted > 0:
                 claimed = await self._claim(wanted)
@@ -283,6 +293,8 @@ class Worker:
         running = RunningTask(task=task, spec=self.handlers[task.task_type])
         self._running[task.id] = running
         self._ready.append(running)
+        if self._recent_cancels.pop(task.id, None) is not None:
+            running.stop(StopReason.CANCELLED)  # cancelled while our claim of it was on its way back
 
     def _start_ready(self) -> None:
         """Start held tasks while slots are free (none once stopping: they are handed back)."""
@@ -325,11 +337,13 @@ class Worker:
 
     # -- the one place outcomes are written ------------------------------------------------------
 
-    async def _persist(self, running: RunningTask, outcome: Outcome) -> None:
+    async def _persist(self, running: RunningTask, outcome: Outcome, release_reason: str = "") -> None:
         task = running.task
         self._count(outcome)
+        await self._record_observations(running, outcome)
         if outcome.kind == "stopped" and outcome.reason is StopReason.SHUTDOWN:
-            released = await self._store_retrying(self.store.task_release, task.id, task.attempt)
+            reason = release_reason or "worker shutdown"
+            released = await self._store_retrying(self.store.task_release, task.id, task.attempt, reason)
             self.stats.released += int(released)
             return
         if outcome.kind == "stopped" and outcome.reason is not StopReason.TIMEOUT:
@@ -353,13 +367,31 @@ class Worker:
                 outcome.kind,
             )
 
-    async def _release_held(self) -> None:
+    async def _release_held(self, reason: str) -> None:
         """Hand back the tasks claimed ahead that never started (cancelled ones are already final)."""
         held, self._ready = list(self._ready), deque()
         for running in held:
             running.stop(StopReason.SHUTDOWN)  # a cancel that came first keeps its reason
-            await self._persist(running, Outcome("stopped", reason=running.stop_reason))
+            await self._persist(running, Outcome("stopped", reason=running.stop_reason), reason)
             self._running.pop(running.task.id, None)
+
+    async def _record_observations(self, running: RunningTask, outcome: Outcome) -> None:
+        """Put what only the worker saw on the timeline: a timeout, a handler killed."""
+        task = running.task
+        actor = f"worker {self.worker_id}"
+        events = []
+        if outcome.reason is StopReason.TIMEOUT:
+            detail = f"ran longer than its timeout of {running.spec.timeout:g} s"
+            events.append(NewEvent(task.id, EventKind.TIMED_OUT, task.attempt, actor, detail))
+        if outcome.killed:
+            why = "its timeout" if outcome.reason is StopReason.TIMEOUT else "a stop"
+            detail = f"the handler ignored {why} for {self.options.cancel_grace:g} s; its process was killed"
+            events.append(NewEvent(task.id, EventKind.KILLED, task.attempt, actor, detail))
+        if events:
+            try:
+                await asyncio.to_thread(self.store.task_events_add, events)
+            except StoreUnavailable as exc:  # the timeline misses a note; the outcome still lands
+                log.warning("task %d: could not record %s: %s", task.id, events, exc)
 
     def _count(self, outcome: Outcome) -> None:
         if outcome.kind == "completed":
@@ -450,6 +482,9 @@ class Worker:
     async def _renew_leases(self) -> None:
         await asyncio.to_thread(self.lease_renewer.run_once)
 
+    async def _prune(self) -> None:
+        await asyncio.to_thread(self.pruner.run_once)
+
     async def _rescue(self) -> None:
         rescued = await asyncio.to_thread(self.rescuer.run_once)
         for task in rescued:
@@ -472,6 +507,16 @@ class Worker:
             running = self._running.get(signal.task_id)
             if running is not None:
                 running.stop(StopReason.CANCELLED)
+            else:
+                self._remember_cancel(signal.task_id)
+
+    def _remember_cancel(self, task_id: int) -> None:
+        """Keep a cancel of a task we do not hold for a few seconds, in case a claim brings it."""
+        now = time.monotonic()
+        if len(self._recent_cancels) > 1000:
+            horizon = now - RECENT_CANCEL_SECONDS
+            self._recent_cancels = {i: t for i, t in self._recent_cancels.items() if t > horizon}
+        self._recent_cancels[task_id] = now
 
     @property
     def running_ids(self) -> list[int]:
