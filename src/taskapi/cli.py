@@ -665,10 +665,12 @@ def watch(
         draw = not as_json and console.is_terminal  # bars draw themselves; else a line per change
         follower = live.Follower(live.bars(console) if draw else live.hidden_bars())
         render = live.json_line if as_json else live.line_of
+        emit = None if draw else lambda change: typer.echo(render(change))
+        board = None
+        if draw and project is not None:
+            board = live.Board(follower, f"project {project}", lambda: console.size.height)
         with live.displayed(follower.progress, show=draw):
-            live.follow(
-                source, follower, None if draw else lambda change: typer.echo(render(change)), interval
-            )
+            live.follow(source, follower, emit, interval, board)
     outcomes = follower.outcomes()
     if not outcomes:
         typer.echo(f"Project {project} has no pending or running task.", err=True)

@@ -33,7 +33,7 @@ from rich.progress import (
 from rich.progress import Task as ProgressTask
 from rich.text import Text
 
-from taskapi.domain import MAX_LIST_LIMIT, Task, TaskStatus
+from taskapi.domain import FINAL_STATUSES, MAX_LIST_LIMIT, Task, TaskStatus
 from taskapi.service import TaskService, next_cursor
 from taskapi.store.base import ListedTask
 
@@ -44,6 +44,13 @@ committed late (its ``created_at`` older than a task already seen) is still foun
 RATE_WINDOW = 10.0
 """Seconds of progress readings the rate is estimated from (a stalled task's rate fades after it)."""
 
+TOTALS_ORDER = (
+    TaskStatus.RUNNING,
+    TaskStatus.PENDING,
+    TaskStatus.COMPLETED,
+    TaskStatus.FAILED,
+    TaskStatus.CANCELLED,
+)
 STATUS_STYLES = {
     TaskStatus.PENDING: "yellow",
     TaskStatus.RUNNING: "cyan",
@@ -213,6 +220,8 @@ class Follower:
     _bars: dict[int, TaskID] = field(default_factory=dict)
     _shown: dict[int, ProgressTask] = field(default_factory=dict)
     _states: dict[int, tuple[TaskStatus, int, int]] = field(default_factory=dict)
+    _ended: list[int] = field(default_factory=list)  # task ids in the order they ended
+    new_bars_visible: bool = True  # a Board shows them once it knows they fit
 
     def see(self, reading: Reading) -> Change | None:
         task = reading.task
@@ -224,6 +233,7 @@ class Follower:
         final = task.status.is_final
         if final:
             self.progress.stop_task(bar)
+            self._ended.append(task.id)
         event = "progress" if before is not None and before[0] == task.status else task.status.value
         shown = self._shown[task.id]
         rate = None if final else shown.speed
@@ -243,7 +253,12 @@ class Follower:
         if bar is None:
             # Added at 0 and then moved: the first reading is the baseline Rich measures the rate from.
             bar = self.progress.add_task(
-                f"task {task.id} {task.task_type}", total=total, completed=0, status=task.status, error=""
+                f"task {task.id} {task.task_type}",
+                total=total,
+                completed=0,
+                visible=self.new_bars_visible,
+                status=task.status,
+                error="",
             )
             self._bars[task.id] = bar
             self._shown[task.id] = next(shown for shown in self.progress.tasks if shown.id == bar)
@@ -253,10 +268,48 @@ class Follower:
         return bar
 
     def outcomes(self) -> dict[TaskStatus, int]:
+        """How many watched tasks are in each status now."""
         counts: dict[TaskStatus, int] = {}
         for status, _, _ in self._states.values():
             counts[status] = counts.get(status, 0) + 1
         return counts
+
+    def ranked(self) -> list[TaskID]:
+        """The bars by how much a person wants to see them: running, then pending (the next to run
+        first), then ended (the latest first)."""
+        states = sorted(self._states.items())
+        running = [task_id for task_id, (status, _, _) in states if status == TaskStatus.RUNNING]
+        pending = [task_id for task_id, (status, _, _) in states if status == TaskStatus.PENDING]
+        order = running + pending + self._ended[::-1]
+        return [self._bars[task_id] for task_id in order]
+
+
+class Board:
+    """A project's bars on a terminal: first a line of totals (the tasks ended of those followed,
+    with their rate and ETA), then as many task bars as the terminal has rows for, the most
+    interesting first (``Follower.ranked``); Rich would otherwise cut the newest off the bottom."""
+
+    def __init__(self, follower: Follower, title: str, rows: Callable[[], int]) -> None:
+        self.follower = follower
+        self.rows = rows
+        follower.new_bars_visible = False
+        self._totals = follower.progress.add_task(title, total=None, status="")
+
+    def show(self) -> None:
+        """Refresh the totals and which bars are shown; called after each tick."""
+        progress = self.follower.progress
+        ranked = self.follower.ranked()
+        room = max(1, self.rows() - 3)  # the totals, the summary printed at the end, a spare line
+        for index, bar in enumerate(ranked):
+            progress.update(bar, visible=index < room)
+        outcomes = self.follower.outcomes()
+        ended = sum(outcomes.get(status, 0) for status in FINAL_STATUSES)
+        words = ", ".join(
+            f"{outcomes[status]} {status.value}" for status in TOTALS_ORDER if outcomes.get(status)
+        )
+        if len(ranked) > room:
+            words += f" ({len(ranked) - room} not shown)"
+        progress.update(self._totals, total=sum(outcomes.values()) or None, completed=ended, status=words)
 
 
 # -- the bars and the lines ---------------------------------------------------------------------------
@@ -275,7 +328,9 @@ class StatusColumn(ProgressColumn):
     """The task's status (styled), and the error message of a failed one (never read as markup)."""
 
     def render(self, task: ProgressTask) -> Text:
-        status: TaskStatus = task.fields["status"]
+        status: TaskStatus | str = task.fields["status"]
+        if not isinstance(status, TaskStatus):  # the totals of a project
+            return Text(status)
         text = Text(status.value, style=STATUS_STYLES[status])
         if task.fields.get("error"):
             text.append(f": {task.fields['error']}", style="red")
@@ -362,7 +417,11 @@ def ticks(interval: float, sleep: Callable[[float], None] = time.sleep) -> Itera
 
 
 def follow(
-    source: Source, follower: Follower, emit: Callable[[Change], None] | None, interval: float
+    source: Source,
+    follower: Follower,
+    emit: Callable[[Change], None] | None,
+    interval: float,
+    board: Board | None = None,
 ) -> None:
     """Poll ``source`` each tick and ``emit`` what changed (if anything listens), until it is done."""
     for _ in ticks(interval):
@@ -370,6 +429,8 @@ def follow(
             change = follower.see(reading)
             if change is not None and emit is not None:
                 emit(change)
+        if board is not None:
+            board.show()
         if source.done:
             return
 

@@ -174,10 +174,10 @@ class Processes:
         out, err = process.stdout.fileno(), process.stderr.fileno()
         return Cli(process, Output(lambda: os.read(out, 65536)), Output(lambda: os.read(err, 65536)))
 
-    def terminal(self, *args: str, columns: int = 150) -> Cli:
-        """The command on a pseudo-terminal of ``columns`` columns, as a person runs it."""
+    def terminal(self, *args: str, rows: int = 40, columns: int = 150) -> Cli:
+        """The command on a pseudo-terminal of ``rows`` by ``columns``, as a person runs it."""
         main, side = pty.openpty()
-        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = {**self.env, "TERM": "xterm-256color"}
         env.pop("COLUMNS", None)
         env.pop("NO_COLOR", None)
@@ -432,6 +432,27 @@ def test_on_a_terminal_watch_draws_a_bar_with_rate_eta_and_the_final_status(
     bar = [line for line in lines if line.startswith(f"task {task} ocr")][-1]
     assert re.fullmatch(rf"task {task} ocr ━+ +3/3 100% -/s 0:00:00 completed", bar), bar
     assert lines[-1] == "1 task: 1 completed"
+
+
+def test_on_a_small_terminal_a_project_shows_its_totals_and_the_bars_that_fit(
+    procs: Processes, database_url: str, gates: Path, tmp_path: Path
+) -> None:
+    tasks = [create(database_url, 1, "ocr", steps=1, gates=str(gates)) for _ in range(6)]
+    procs.worker(tmp_path / "worker.log")
+    watch = procs.terminal("watch", "--project", "1", "--interval", "0.1", rows=8)  # room for 5 bars
+    watch.stdout.wait(lambda text: re.search(r"project 1 .* 0/6 ", plain(text)) is not None, "the totals")
+    for task in tasks:
+        open_gate(gates, task, 1)
+    assert watch.exit_code() == 0
+    lines = [line.strip() for line in re.split(r"[\r\n]", plain(watch.stdout.all())) if line.strip()]
+    assert lines[-1] == "6 tasks: 6 completed"
+    final_frame = lines[-7:-1]
+    assert re.fullmatch(r"project 1 +━+ +6/6 100% .* 6 completed \(1 not shown\)", final_frame[0]), (
+        final_frame
+    )
+    shown = [int(line.split()[1]) for line in final_frame[1:]]
+    assert len(shown) == 5 and set(shown) < set(tasks)  # the five that ended last
+    assert all(line.endswith("completed") for line in final_frame[1:])
 
 
 @pytest.mark.parametrize("on_terminal", [False, True], ids=["pipe", "terminal"])

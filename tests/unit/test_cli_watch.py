@@ -23,7 +23,7 @@ from rich.progress import Progress
 from typer.testing import CliRunner, Result
 
 from taskapi.cli import app
-from taskapi.cli_watch import Change, Follower, OneTask, ProjectTasks, Reading, json_of, line_of
+from taskapi.cli_watch import Board, Change, Follower, OneTask, ProjectTasks, Reading, json_of, line_of
 from taskapi.domain import TaskNotFound, TaskStatus
 from taskapi.service import TaskService
 from taskapi.store.base import Completion, ListedTask, ProgressWrite
@@ -228,6 +228,38 @@ def test_a_new_attempt_starts_its_rate_afresh_and_an_unknown_total_has_no_eta() 
     clock.now += 1
     again = follower.see(reading("running", 1, 0))  # progress went back: the run restarted
     assert again is not None and again.event == "running" and again.rate is None
+
+
+def test_a_projects_board_shows_totals_and_the_bars_that_fit_running_first() -> None:
+    clock = Clock()
+    progress = Progress(disable=True, get_time=clock)
+    follower = Follower(progress)
+    board = Board(follower, "project 1", rows=lambda: 7)  # room for 4 bars
+    states = {
+        1: "completed",
+        2: "failed",
+        3: "running",
+        4: "pending",
+        5: "pending",
+        6: "running",
+        7: "pending",
+    }
+    for task_id, status in states.items():
+        follower.see(reading(status, 1, 10, task_id=task_id))
+    board.show()
+    shown = {task.description for task in progress.tasks if task.visible}
+    assert shown == {"project 1", "task 3 ocr", "task 6 ocr", "task 4 ocr", "task 5 ocr"}
+    totals = progress.tasks[0]
+    assert (totals.completed, totals.total) == (2, 7)
+    assert totals.fields["status"] == "2 running, 3 pending, 1 completed, 1 failed (3 not shown)"
+    for task_id in (3, 6, 4, 5, 7):
+        clock.now += 1
+        follower.see(reading("completed", 10, 10, task_id=task_id))
+    board.show()
+    shown = {task.description for task in progress.tasks if task.visible}
+    assert shown == {"project 1", "task 7 ocr", "task 5 ocr", "task 4 ocr", "task 6 ocr"}  # the latest ended
+    assert (totals.completed, totals.total, totals.speed) == (7, 7, 1.0)  # tasks ended per second
+    assert totals.fields["status"] == "6 completed, 1 failed (3 not shown)"
 
 
 def test_lines_and_json_say_what_a_person_and_a_script_need() -> None:
