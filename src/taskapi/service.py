@@ -39,7 +39,7 @@ from taskapi.domain import (
 )
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store import Store, open_store
-from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, ListedTask, RunningProgress
+from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, ListedTask, QueueCounts, RunningProgress
 
 MAX_BATCH = 10_000
 MAX_CHANGES = 10_000
@@ -294,6 +294,11 @@ class TaskService:
     def running_progress(self) -> Progresses:
         """``(id, progress, total)`` of every running task: a cheap read for live progress."""
         return self.store.task_running_progress()
+
+    def queue_stats(self) -> QueueCounts:
+        """The store's figures for /metrics: active tasks by status and type, the oldest pending one,
+        the rare events by kind. Indexed reads only: cheap at every scrape."""
+        return self.store.task_queue_counts()
 
     def prune(self, older_than: timedelta) -> int:
         """Delete the tasks (and their timelines) that finished more than ``older_than`` ago; answer

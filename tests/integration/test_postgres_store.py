@@ -239,9 +239,12 @@ WORKER_QUERIES = [
     "task_status_many",
     "task_running_progress",
     "task_prune",
+    "task_oldest_pending",
 ]
+# (task_active_counts reads every pending and running row by design: here half the table, which the
+# planner rightly reads whole. Its cost is the backlog's size, not the history's.)
 # Reads of the event log: a task's timeline and the change feed walk task_events by an index.
-EVENT_QUERIES = ["task_events", "task_changes", "task_events_add"]
+EVENT_QUERIES = ["task_events", "task_changes", "task_events_add", "task_rare_event_counts"]
 PLAN_MODES = ["force_custom_plan", "force_generic_plan"]  # generic: what a prepared statement may use
 Node = dict[str, Any]
 

@@ -81,9 +81,10 @@ WORKER_QUERIES = [
     "sqlite.task_created_logged",
     "sqlite.task_prune_tasks",
     "task_events_add",
+    "task_oldest_pending",
 ]
 # Reads and deletes of the event log: a task's rows, or the log after a position, by an index.
-EVENT_QUERIES = ["task_events", "task_changes", "sqlite.task_prune_events"]
+EVENT_QUERIES = ["task_events", "task_changes", "sqlite.task_prune_events", "task_rare_event_counts"]
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> list[str]:
@@ -140,6 +141,14 @@ def test_event_queries_walk_an_index(sqlite_store: SQLiteStore, name: str) -> No
     full_scans = [step for step in steps if step.startswith("SCAN task_events")]
     assert full_scans == [] and problems(steps) == [], steps
     assert any(step.startswith("SEARCH task_events") for step in steps), steps
+
+
+def test_active_counts_read_only_the_active_rows(sqlite_store: SQLiteStore) -> None:
+    """It groups the pending and running rows (a sort of the backlog, not of the history)."""
+    with connection(sqlite_store) as conn:
+        steps = plan(conn, load_queries("sqlite")["task_active_counts"], SAMPLE_PARAMS)
+    assert any("tasks_status_created (status=?)" in step for step in steps), steps
+    assert not any(step.startswith("SCAN tasks") for step in steps), steps
 
 
 def test_prune_walks_the_finished_tasks_oldest_first(sqlite_store: SQLiteStore) -> None:

@@ -353,3 +353,18 @@ def _probe(writer: Store) -> bool:
     """Create a probe task (LISTEN starts on its own thread; the first ones may come too early)."""
     writer.task_create(new(project_id=99))
     return False
+
+
+def test_queue_counts_read_what_a_metrics_scrape_shows(store: Store) -> None:
+    empty = store.task_queue_counts()
+    assert (empty.active, empty.oldest_pending_created_at, empty.events) == ({}, None, {})
+    first, *_ = store.task_create_many([new(task_type=TaskType.OCR), new(), new()])
+    claim(store, "search", limit=1, worker="w")
+    [lost] = claim_expired(store, "search", limit=1, worker="dead", max_attempts={"search": 1})
+    store.task_rescue()
+    store.task_events_add([NewEvent(first.id, K.KILLED, 0, "worker w")])
+    counts = store.task_queue_counts()
+    assert counts.active == {("pending", "ocr"): 1, ("running", "search"): 1}
+    assert counts.oldest_pending_created_at == first.created_at
+    assert counts.events == {"lost": 1, "killed": 1}
+    assert get(store, lost.id).status is TaskStatus.FAILED

@@ -109,6 +109,17 @@ class ChangePage:
     now: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """What a metrics scrape reads, with indexed queries only: active tasks by ``(status, task_type)``,
+    the oldest pending task's creation, and the rare events (rescued, lost, killed, timed_out) by kind
+    over the kept history (pruning lowers them)."""
+
+    active: dict[tuple[str, str], int]
+    oldest_pending_created_at: datetime | None
+    events: dict[str, int]
+
+
 RunningProgress = tuple[int, int, int]
 """``(task id, progress, total)`` of a running task."""
 
@@ -213,6 +224,10 @@ class Store(Protocol):
     def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call ``on_change`` (from another thread) soon after the event log grows, and whenever
         changes may have been missed (a reconnect); answer the function that stops listening."""
+        ...
+
+    def task_queue_counts(self) -> QueueCounts:
+        """The figures of a metrics scrape (see ``QueueCounts``)."""
         ...
 
     def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:

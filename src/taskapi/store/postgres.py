@@ -49,6 +49,7 @@ from taskapi.store.base import (
     ListedTask,
     ProgressWrite,
     PruneRecord,
+    QueueCounts,
     RescuedTask,
     RunningProgress,
     TaskState,
@@ -374,6 +375,13 @@ class PostgresStore:
     def task_running_progress(self) -> list[RunningProgress]:
         rows = self._fetch("task_running_progress")
         return sorted((row["id"], row["progress"], row["total"]) for row in rows)
+
+    def task_queue_counts(self) -> QueueCounts:
+        rows = self._fetch("task_active_counts")
+        active = {(row["status"], row["task_type"]): row["count"] for row in rows}
+        oldest = self._fetch("task_oldest_pending")[0]["oldest"]
+        events = {row["kind"]: row["count"] for row in self._fetch("task_rare_event_counts")}
+        return QueueCounts(active, _utc(oldest), events)
 
     def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
         """Batches of ``limit``, each its own statement (short locks), until a batch comes up short."""

@@ -401,3 +401,19 @@ SELECT (SELECT count(*) FROM logged) AS logged,
        (SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t)::text))
         FROM unnest(%(task_types)s::text[]) AS t) AS announced,
        pg_notify('taskapi_changes', '') AS changed
+
+-- name: task_active_counts
+-- What a metrics scrape reads: the active tasks (few, next to the finished ones) by status and type,
+SELECT status, task_type, count(*) AS count FROM tasks
+WHERE status IN ('pending', 'running')
+GROUP BY status, task_type
+
+-- name: task_oldest_pending
+-- the oldest pending task (the first entry of tasks_status_created for 'pending'),
+SELECT min(created_at) AS oldest FROM tasks WHERE status = 'pending'
+
+-- name: task_rare_event_counts
+-- and how often the rare events happened over the kept history (task_events_rare holds only them).
+SELECT kind, count(*) AS count FROM task_events
+WHERE kind IN ('rescued', 'lost', 'killed', 'timed_out')
+GROUP BY kind

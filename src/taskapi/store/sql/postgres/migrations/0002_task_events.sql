@@ -16,6 +16,8 @@ CREATE TABLE task_events (
     detail  TEXT        NOT NULL DEFAULT ''
 );
 CREATE INDEX task_events_task ON task_events (task_id, id);
+-- The rare kinds, counted at every metrics scrape: only their rows are in this index.
+CREATE INDEX task_events_rare ON task_events (kind) WHERE kind IN ('rescued', 'lost', 'killed', 'timed_out');
 
 -- One row per pruning statement: which id range it deleted from, when, and under which retention.
 CREATE TABLE task_prunes (
