@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from taskapi.api.hub import ChangeHub, HubOptions, Message, Replay, Subscription
 from taskapi.domain import Task, TaskStatus
 
@@ -36,6 +38,7 @@ class ControlledLog:
     tasks: dict[int, Task] = field(default_factory=dict)
     running: list[tuple[int, int, int]] = field(default_factory=list)
     reads_after: list[int] = field(default_factory=list)
+    down: bool = False
 
     def task(self, task_id: int, project_id: int = 1, status: TaskStatus = TaskStatus.PENDING) -> None:
         self.tasks[task_id] = Task(task_id, project_id, "search", status, 0, 0, {}, None, "", T0, None, None)
@@ -50,6 +53,8 @@ class ControlledLog:
         return [self.visible[i] for i in sorted(self.visible) if i > after_event_id][:limit]
 
     def get_many(self, ids: Sequence[int]) -> list[Task]:
+        if self.down:
+            raise ConnectionError("the store is down")
         return [self.tasks[i] for i in ids if i in self.tasks]
 
     def running_progress(self) -> list[tuple[int, int, int]]:
@@ -148,6 +153,25 @@ def test_each_pass_continues_from_the_last_id_read() -> None:
         return log.reads_after
 
     assert run(scenario()) == [1, 1, 3, 4]  # from the head; a full page is followed at once
+
+
+def test_a_page_whose_tasks_could_not_be_read_is_sent_at_the_next_pass() -> None:
+    log = ControlledLog()
+
+    async def scenario() -> tuple[list[int | None], list[int | None]]:
+        hub = ChangeHub(log, HubOptions())
+        await hub.run_once()
+        client = hub.subscribe(None, None)
+        log.commit(1, 10)
+        log.down = True
+        with pytest.raises(ConnectionError):
+            await hub.run_once()
+        during = ids(drain(client))
+        log.down = False
+        await hub.run_once()
+        return during, ids(drain(client))
+
+    assert run(scenario()) == ([], [1])
 
 
 def test_a_slow_client_is_dropped_and_the_others_get_everything() -> None:

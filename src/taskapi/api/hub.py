@@ -249,27 +249,24 @@ class ChangeHub:
         self.passes += 1
         if self._head is None:
             self._head = await asyncio.to_thread(self.source.latest_event_id)
-        await self._dispatch(await self._read_forward())
+        await self._read_forward()
         if self._subscriptions and time.monotonic() >= self._progress_due:
             self._progress_due = time.monotonic() + self.options.progress_interval
             await self._read_progress()
 
-    async def _read_forward(self) -> list[ChangeEvent]:
+    async def _read_forward(self) -> None:
+        """Every new page of the log, each sent out before the head moves past it (a failed read of
+        the tasks leaves the page to the next pass)."""
         assert self._head is not None
-        found: list[ChangeEvent] = []
         while True:
             page = await asyncio.to_thread(self.source.changes, self._head, self.options.page)
+            if page and self._subscriptions:
+                for item in await asyncio.to_thread(build_messages, self.source, page):
+                    self._fan_out(item)
             if page:
                 self._head = page[-1].id
-                found += page
             if len(page) < self.options.page:
-                return found
-
-    async def _dispatch(self, events: Sequence[ChangeEvent]) -> None:
-        if not events or not self._subscriptions:
-            return
-        for item in await asyncio.to_thread(build_messages, self.source, events):
-            self._fan_out(item)
+                return
 
     def _fan_out(self, item: Message) -> None:
         for subscription in list(self._subscriptions):
@@ -287,8 +284,9 @@ class ChangeHub:
         self._progress = current
         self._running = {i: t for i, t in self._running.items() if i in current}
         unknown = [task_id for task_id in changed if task_id not in self._running]
-        if unknown:
-            for found in await asyncio.to_thread(self.source.get_many, unknown):
+        for start in range(0, len(unknown), self.options.page):
+            chunk = unknown[start : start + self.options.page]
+            for found in await asyncio.to_thread(self.source.get_many, chunk):
                 self._running[found.id] = found
         for task_id in changed:
             task = self._running.get(task_id)
