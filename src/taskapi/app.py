@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,8 +39,16 @@ def open_migrated_store(settings: Settings) -> Store:
     )
     applied = store.migrate()
     if applied:
-        log.info("applied migrations %s to %s", ", ".join(applied), settings.database_url)
+        log.info("applied migrations %s to %s", ", ".join(applied), redacted(settings.database_url))
     return store
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
@@ -190,7 +199,10 @@ def serve(settings: Settings) -> None:
     check_binding(settings, tokens)
     app = build_server_app(settings, tokens)
     log.info(
-        "taskapi serving on http://%s:%d with store %s", settings.host, settings.port, settings.database_url
+        "taskapi serving on http://%s:%d with store %s",
+        settings.host,
+        settings.port,
+        redacted(settings.database_url),
     )
     # uvicorn re-raises SIGTERM after its graceful shutdown, restoring the handler found at start:
     # a no-op one makes a clean shutdown exit 0, as supervisors expect.

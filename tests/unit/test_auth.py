@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from taskapi.api.auth import AccessTokens, Credential, Role, TokenConfigError, load_tokens
-from taskapi.app import check_binding, is_loopback
+from taskapi.app import check_binding, is_loopback, redacted
 from taskapi.domain import InvalidInput
 from taskapi.settings import Settings
 from tests.helpers.server import TASKS, InProcessApi, envelope, in_process_api
@@ -252,6 +252,11 @@ def test_short_tokens_are_accepted_with_a_warning_that_shows_no_token(
 
 def settings(**values: object) -> Settings:
     return Settings.model_validate(values)
+
+
+def test_logged_store_urls_hide_the_password() -> None:
+    assert redacted("postgresql://app:s3cret@db:5432/tasks") == "postgresql://app:***@db:5432/tasks"
+    assert redacted("sqlite:///./taskapi.db") == "sqlite:///./taskapi.db"
 
 
 def test_loopback_addresses() -> None:
