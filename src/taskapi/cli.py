@@ -58,6 +58,7 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+WATCH_INTERVAL = 0.5  # seconds between two readings of a live view: quick to see, cheap to read
 CLI_ACTOR = "cli"  # who the timeline says created or cancelled a task from here
 
 _TYPES = ", ".join(t.value for t in TaskType)
@@ -477,7 +478,7 @@ def list_tasks(
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Redraw the list every --interval seconds until Ctrl-C.")
     ] = False,
-    interval: IntervalOption = 0.5,
+    interval: IntervalOption = WATCH_INTERVAL,
 ) -> None:
     """List tasks, newest first; when more follow, the next page's --cursor is printed on stderr."""
     after = _parse_cursor(cursor)
@@ -501,7 +502,7 @@ def list_tasks(
         if watch:
             from taskapi.cli_watch import live_rows
 
-            live_rows(_console(), lambda: _list_rows(read()), _list_view, interval)
+            live_rows(_console(), lambda: _list_rows(read()), _list_view, interval)  # until Ctrl-C
         page = read()
     _print_list(page, as_json)
     following = next_cursor(page, limit)
@@ -639,7 +640,7 @@ def watch(
             "--project", "-p", help="Follow the pending and running tasks of this project, and new ones."
         ),
     ] = None,
-    interval: IntervalOption = 0.5,
+    interval: IntervalOption = WATCH_INTERVAL,
     db: DbOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per change (NDJSON) instead of bars.")

@@ -6,6 +6,7 @@ other process can notify it, so it polls: one indexed list query per tick for a 
 task. What a tick reads goes through a ``Follower``, which keeps a Rich ``Progress`` task per watched
 task: Rich estimates the rate (and so the ETA) from the successive progress readings, whether the
 bars are shown (a terminal) or one line or JSON object is printed per change (a pipe, ``--json``).
+On a terminal, a project's ``Board`` adds a line of totals and shows only the bars that fit.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from taskapi.domain import FINAL_STATUSES, MAX_LIST_LIMIT, Task, TaskStatus
 from taskapi.service import TaskService, next_cursor
 from taskapi.store.base import ListedTask
 
-DEFAULT_INTERVAL = 0.5
 SLACK = timedelta(seconds=5)
 """How far before the newest task seen a project's window reaches back, so that a task whose creation
 committed late (its ``created_at`` older than a task already seen) is still found."""
