@@ -285,3 +285,30 @@ def running_server(
         yield server
     finally:
         stop_server(server)
+
+
+# -- an app of the test's own making, served by uvicorn on a thread -----------------------------------
+
+
+@contextmanager
+def serving_in_thread(app: Any, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Serve ``app`` (an ASGI app built by the test, e.g. ``create_app`` with special options) with a
+    real uvicorn on a thread and a free port, lifespan included; answer its base URL."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() >= deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.01)  # a poll interval inside a deadline
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
