@@ -199,7 +199,15 @@ class Processes:
     def worker(self, log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as sink:
             return self.popen(
-                ("worker", "--handlers", "tests.handlers.gated", "--concurrency", "8"),
+                (
+                    "worker",
+                    "--handlers",
+                    "tests.handlers.gated",
+                    "--concurrency",
+                    "8",
+                    "--shutdown-timeout",
+                    "1",
+                ),
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
