@@ -56,7 +56,6 @@ from taskapi.store.base import ListedTask
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 WATCH_INTERVAL = 0.5  # seconds between two readings of a live view: quick to see, cheap to read
 CLI_ACTOR = "cli"  # who the timeline says created or cancelled a task from here
@@ -119,13 +118,12 @@ def _exit_codes() -> Iterator[None]:
 
 
 @contextmanager
-def _interruptible() -> Iterator[None]:
-    """Ctrl-C ends a live view cleanly: exit 130, as shells expect, without Click's "Aborted!". A
-    reader that went away (``watch --json | head -1``) ends it too: 141, as if killed by SIGPIPE."""
+def _until_the_reader_leaves() -> Iterator[None]:
+    """A live view whose reader went away (``watch --json | head -1``) ends quietly with 141, as if
+    killed by SIGPIPE. (Ctrl-C needs nothing here: Typer exits 130 on KeyboardInterrupt, and the
+    ``with`` blocks on the way out close the bars and the store.)"""
     try:
         yield
-    except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # Python would complain again when it flushes stdout at exit: point it at /dev/null.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -486,7 +484,7 @@ def list_tasks(
     until = _parse_time("--created-before", created_before)
     if watch and as_json:
         _fail("--watch redraws a table; for JSON as tasks change use 'taskapi watch --json'", EXIT_USAGE)
-    with _interruptible(), _service(db) as service:
+    with _until_the_reader_leaves(), _service(db) as service:
 
         def read() -> list[ListedTask]:
             return service.list(
@@ -653,7 +651,7 @@ def watch(
     from taskapi import cli_watch as live
 
     console = _console()
-    with _interruptible(), _service(db) as service:
+    with _until_the_reader_leaves(), _service(db) as service:
         source: live.Source
         if task_id is not None:
             try:
