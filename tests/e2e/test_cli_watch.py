@@ -266,7 +266,7 @@ def create(url: str, project_id: int, task_type: str, **params: Any) -> int:
 
 
 def step_through(watch: Cli, gates: Path, task_id: int, steps: int) -> None:
-    """Open the task's gates one by one, each once the watch has shown the step before."""
+    """Open the task's gates one by one, the next only once the watch has shown the step."""
     for step in range(1, steps + 1):
         open_gate(gates, task_id, step)
         watch.wait_event(id=task_id, progress=step)
