@@ -163,6 +163,7 @@ class PostgresStore:
         self.url = url
         self.where = describe_url(url)
         self.min_size, self.max_size = min_size, max_size
+        self.timeout = timeout
         self._queries = load_queries(self.dialect)
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in settings:  # a dead host must not hang a call for minutes
@@ -291,10 +292,14 @@ class PostgresStore:
         return [(task_id, now) for task_id in ids]
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
-        """Hear new tasks and cancels from every process (NOTIFY); answer the function that stops."""
+        """Hear new tasks and cancels from every process (NOTIFY); answer the function that stops.
+
+        Returns once LISTEN is in place (or after ``timeout`` if the server does not answer: the
+        listener keeps trying), so a caller that polls once afterwards misses nothing in between."""
         sql = self._queries["postgres.listen"]
         listener = _Listener(self.url, sql, lambda payload: _deliver(payload, on_signal), self.where)
         listener.start()
+        listener.listening.wait(self.timeout)
         return listener.stop
 
     def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
@@ -308,6 +313,7 @@ class PostgresStore:
             on_listening=on_change,
         )
         listener.start()
+        listener.listening.wait(self.timeout)
         return listener.stop
 
     def task_get(self, task_id: int) -> Task | None:
