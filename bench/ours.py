@@ -56,7 +56,7 @@ class Setup:
 
     @property
     def n_drain(self) -> int:
-        return 2000 if self.quick else 10_000
+        return 1000 if self.quick else 10_000
 
     @property
     def n_create(self) -> int:
@@ -68,7 +68,7 @@ class Setup:
 
     @property
     def samples(self) -> int:
-        return 20 if self.quick else 50
+        return 10 if self.quick else 50
 
 
 # -- stores ----------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def serving(setup: Setup, url: str, *extra: str) -> Iterator[tuple[httpx.Client,
     def answers() -> bool:
         if process.poll() is not None:
             raise RuntimeError(
-                f"taskapi serve exited with {process.returncode}: see {setup.workdir}/serve.log"
+                f"taskapi serve exited with {process.returncode}: see serve.log in the run's logs"
             )
         try:
             return client.get(TASKS, params={"limit": 1}).status_code == 200
@@ -277,7 +277,7 @@ def measure_drain(setup: Setup, backend: str, kind: str, workers: int) -> list[R
         for process in processes:
             if process.wait(900) != 0:
                 raise RuntimeError(
-                    f"a worker exited with {process.returncode}: see {setup.workdir}/worker.log"
+                    f"a worker exited with {process.returncode}: see worker.log in the run's logs"
                 )
         completed, first_start, last_done = store_stats(url)
     if completed != n:
@@ -391,7 +391,7 @@ def measure_cancel(setup: Setup, backend: str) -> list[Row]:
             stubborn = task_type == STUBBORN_TYPE
             sink = Sink(setup.workdir / f"cancel_{backend}_{task_type}.jsonl")
             params = {"sink": str(sink.path), "loop": True}
-            count = min(setup.samples, 5 if setup.quick else 10) if stubborn else setup.samples
+            count = (3 if setup.quick else 10) if stubborn else setup.samples
             samples = []
             for _ in range(count):
                 answer = client.post(TASKS, json={"project_id": 1, "task_type": task_type, "params": params})
@@ -444,7 +444,7 @@ def measure_memory(setup: Setup, backend: str) -> list[Row]:
                 "idle taskapi worker",
                 own,
                 "MiB RSS",
-                note=f"with its child processes {tree:.0f} MiB",
+                note=f"with its child processes {tree:.0f} MiB (RSS summed: shared pages counted in each)",
             )
         )
     with store_url(setup, backend, "memory_serve") as url:
@@ -462,7 +462,7 @@ def measure_memory(setup: Setup, backend: str) -> list[Row]:
                 f"taskapi serve after draining {n:,} tasks",
                 own,
                 "MiB RSS",
-                note=f"with its child processes {tree:.0f} MiB",
+                note=f"with its child processes {tree:.0f} MiB (RSS summed: shared pages counted in each)",
             )
         )
     return rows

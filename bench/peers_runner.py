@@ -48,14 +48,18 @@ PEERS = (
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter of ``version``: ours if it is that one, else on PATH, else one pyenv installed."""
+    """A working interpreter of ``version``: ours if it is that one, else one pyenv installed, else
+    on PATH (a pyenv shim on PATH may exist without working, so each candidate is tried)."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
     candidates = sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}*/bin/python{version}")))
-    return candidates[-1] if candidates else None
+    candidates.reverse()
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*candidates, *([on_path] if on_path else [])]:
+        probe = subprocess.run([candidate, "-c", "import venv"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    return None
 
 
 def ensure_venv(peer: Peer, refresh: bool, log: Path) -> Path | str:
@@ -154,17 +158,19 @@ def _na(peer: Peer, job: str, reason: str) -> Row:
 
 
 def _driver(python: Path, peer: Peer, spec: dict[str, Any], log: Path) -> tuple[str, list[Row]]:
-    with log.open("ab") as err:
-        done = subprocess.run(
-            [str(python), "-m", f"bench.peers.{peer.name}", json.dumps(spec)],
-            cwd=ROOT,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(Path.home())},
-            stdout=subprocess.PIPE,
-            stderr=err,
-            timeout=1800,
-        )
+    done = subprocess.run(
+        [str(python), "-m", f"bench.peers.{peer.name}", json.dumps(spec)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(Path.home())},
+        capture_output=True,
+        timeout=1800,
+    )
+    with log.open("ab") as out:
+        out.write(f"--- {spec['job']} (exit {done.returncode})\n".encode() + done.stderr)
     if done.returncode != 0:
-        return "?", [_na(peer, spec["job"], f"driver failed (exit {done.returncode}): see {log}")]
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        why = lines[-1] if lines else "no output"
+        return "?", [_na(peer, spec["job"], f"driver failed (exit {done.returncode}): {why}")]
     answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
     rows = [Row(system=peer.name, **row) for row in answer["rows"]]
     return str(answer["version"]), rows
@@ -173,7 +179,10 @@ def _driver(python: Path, peer: Peer, spec: dict[str, Any], log: Path) -> tuple[
 def run_peer(peer: Peer, run: PeerRun) -> tuple[str, list[Row]]:
     """Every job of one peer; answers its version and rows."""
     log = run.workdir / f"peer-{peer.name}.log"
-    python = ensure_venv(peer, run.refresh, log)
+    try:
+        python = ensure_venv(peer, run.refresh, log)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        python = f"could not make its venv: {exc}"
     if isinstance(python, str):
         return "not installed", [_na(peer, job, python) for job in JOBS]
     if peer.backend == "postgres" and run.pg_admin is None:
@@ -187,8 +196,9 @@ def run_peer(peer: Peer, run: PeerRun) -> tuple[str, list[Row]]:
         workdir.mkdir(parents=True, exist_ok=True)
         sizes = dict(run.sizes)
         note = ""
-        if peer.name == "rq" and job.startswith("drain") and sizes["n_drain"] > 2000:
-            sizes["n_drain"], note = 2000, "2,000 tasks (RQ forks a process per task: 10,000 take minutes)"
+        cap = 300 if sizes["n_drain"] < 10_000 else 2000  # RQ forks a process per task: ~50 tasks/s here
+        if peer.name == "rq" and job.startswith("drain") and sizes["n_drain"] > cap:
+            sizes["n_drain"], note = cap, f"{cap:,} tasks (RQ forks a process per task)"
         spec = {
             "job": job,
             "workdir": str(workdir),

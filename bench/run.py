@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -155,6 +156,14 @@ def versions(pg_admin: str | None, redis_port: int | None, peers: dict[str, str]
     return found | peers
 
 
+def _keep_logs(workdir: Path, to: Path) -> None:
+    """The processes' logs outlive the run's temporary directory (a failed row points at them)."""
+    for log in workdir.rglob("*.log"):
+        target = to / log.relative_to(workdir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target)
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -205,6 +214,7 @@ def main() -> None:
                 run_list(setup, backends, sizes, 25 if args.quick else 100, rows)
             if "memory" in sections:
                 run_memory(setup, backends, rows)
+            _keep_logs(setup.workdir, args.out / f"{stamp}-logs")
             meta = {
                 "stamp": stamp,
                 "mode": "quick" if args.quick else "full",
