@@ -65,9 +65,11 @@ class ControlledLog:
 
 
 def drain(subscription: Subscription) -> list[Message | None]:
+    """The messages queued for a client, batches flattened (``None``: the end of its stream)."""
     items: list[Message | None] = []
     while not subscription.queue.empty():
-        items.append(subscription.queue.get_nowait())
+        batch = subscription.queue.get_nowait()
+        items.extend([None] if batch is None else batch)
     return items
 
 
@@ -177,22 +179,23 @@ def test_a_page_whose_tasks_could_not_be_read_is_sent_at_the_next_pass() -> None
 def test_a_slow_client_is_dropped_and_the_others_get_everything() -> None:
     log = ControlledLog()
 
-    async def scenario() -> tuple[Subscription, list[int | None], Subscription]:
-        hub = ChangeHub(log, HubOptions(queue_size=3))
+    async def scenario() -> tuple[Subscription, list[int | None], Subscription, int]:
+        hub = ChangeHub(log, HubOptions(backlog=2, page=500))
         await hub.run_once()
         slow, fast = hub.subscribe(None, None), hub.subscribe(None, None)
-        for event_id in range(1, 3):
+        got: list[int | None] = []
+        for event_id in range(1, 5):  # one pass each: a batch each
+            log.commit(event_id, 10 + event_id)
+            await hub.run_once()  # completes though the slow client's queue is full
+            got += ids(drain(fast))
+        for event_id in range(5, 600):  # a page bigger than the backlog is one batch
             log.commit(event_id, 10 + event_id)
         await hub.run_once()
-        got = ids(drain(fast))
-        for event_id in range(3, 6):
-            log.commit(event_id, 10 + event_id)
-        await hub.run_once()  # completes though the slow client's queue is full
-        return slow, got + ids(drain(fast)), fast
+        return slow, got + ids(drain(fast)), fast, hub.dropped
 
-    slow, fast_ids, fast = run(scenario())
-    assert slow.dropped and not fast.dropped
-    assert fast_ids == [1, 2, 3, 4, 5]
+    slow, fast_ids, fast, dropped = run(scenario())
+    assert slow.dropped and not fast.dropped and dropped == 1
+    assert fast_ids == list(range(1, 600))
 
 
 def test_progress_is_sent_when_it_changed_and_only_then() -> None:
@@ -233,7 +236,7 @@ def test_closing_the_streams_ends_every_client_even_a_full_one() -> None:
     log = ControlledLog()
 
     async def scenario() -> tuple[Subscription, Subscription, Subscription]:
-        hub = ChangeHub(log, HubOptions(queue_size=1))
+        hub = ChangeHub(log, HubOptions(backlog=1))
         await hub.run_once()
         idle, full = hub.subscribe(None, None), hub.subscribe(None, None)
         log.commit(1, 10)

@@ -69,7 +69,7 @@ class HubOptions:
     poll_interval: float = 0.25
     progress_interval: float = 0.5
     keepalive: float = 15.0
-    queue_size: int = 256
+    backlog: int = 64  # batches (a page of the log, or a round of progress) a client may fall behind
     page: int = 500
     max_replay: int = 10_000
     retry_ms: int = 2_000
@@ -115,7 +115,7 @@ class Subscription:
 
     project_id: int | None
     task_id: int | None
-    queue: asyncio.Queue[Message | None]
+    queue: asyncio.Queue[list[Message] | None]
     start_event_id: int
     dropped: bool = False
     closed: bool = False
@@ -125,14 +125,24 @@ class Subscription:
             self.task_id is None or item.task_id == self.task_id
         )
 
-    def offer(self, item: Message) -> None:
-        """Queue ``item`` without waiting; a full queue drops this client (it resumes from the log)."""
+    def offer(self, batch: list[Message]) -> bool:
+        """Queue the batch's messages for this client, without waiting; a full queue drops this
+        client (it resumes from the log). Answers whether this offer dropped it."""
         if self.dropped or self.closed:
-            return
+            return False
+        mine = (
+            batch
+            if self.project_id is None and self.task_id is None
+            else [m for m in batch if self.matches(m)]
+        )
+        if not mine:
+            return False
         try:
-            self.queue.put_nowait(item)
+            self.queue.put_nowait(mine)
         except asyncio.QueueFull:
             self.dropped = True
+            return True
+        return False
 
     def close(self) -> None:
         self.closed = True
@@ -215,7 +225,7 @@ class ChangeHub:
         return self._head
 
     def subscribe(self, project_id: int | None, task_id: int | None) -> Subscription:
-        queue: asyncio.Queue[Message | None] = asyncio.Queue(self.options.queue_size)
+        queue: asyncio.Queue[list[Message] | None] = asyncio.Queue(self.options.backlog)
         subscription = Subscription(project_id, task_id, queue, self._head or 0)
         if self._closing:
             subscription.close()
@@ -223,8 +233,6 @@ class ChangeHub:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        if subscription in self._subscriptions and subscription.dropped:
-            self.dropped += 1
         self._subscriptions.discard(subscription)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -261,17 +269,20 @@ class ChangeHub:
         while True:
             page = await asyncio.to_thread(self.source.changes, self._head, self.options.page)
             if page and self._subscriptions:
-                for item in await asyncio.to_thread(build_messages, self.source, page):
-                    self._fan_out(item)
+                self._fan_out(await asyncio.to_thread(build_messages, self.source, page))
             if page:
                 self._head = page[-1].id
             if len(page) < self.options.page:
                 return
 
-    def _fan_out(self, item: Message) -> None:
+    def _fan_out(self, batch: list[Message]) -> None:
+        """Offer one batch to every client: one queue entry each, however many messages it holds."""
+        if not batch:
+            return
         for subscription in list(self._subscriptions):
-            if subscription.matches(item):
-                subscription.offer(item)
+            if subscription.offer(batch):
+                self.dropped += 1
+                log.info("live stream: a client fell %d batches behind and was dropped", self.options.backlog)
 
     async def _read_progress(self) -> None:
         rows = await asyncio.to_thread(self.source.running_progress)
@@ -288,6 +299,7 @@ class ChangeHub:
             chunk = unknown[start : start + self.options.page]
             for found in await asyncio.to_thread(self.source.get_many, chunk):
                 self._running[found.id] = found
+        batch = []
         for task_id in changed:
             task = self._running.get(task_id)
             if task is not None:
@@ -297,7 +309,8 @@ class ChangeHub:
                     "progress": progress,
                     "total": total,
                 }
-                self._fan_out(message(data, None))
+                batch.append(message(data, None))
+        self._fan_out(batch)
 
 
 class HubCollector(Collector):

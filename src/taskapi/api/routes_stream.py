@@ -115,17 +115,19 @@ async def _live(hub: ChangeHub, subscription: Subscription, replayed: set[int]) 
         except TimeoutError:
             yield KEEPALIVE
             continue
-        batch = [first, *_waiting(subscription)]
-        if None in batch or subscription.closed or subscription.dropped:
+        batches = [first, *_waiting(subscription)]
+        if None in batches or subscription.closed or subscription.dropped:
             return
-        chunk = b"".join(m.wire for m in batch if m is not None and m.event_id not in replayed)
+        chunk = b"".join(
+            m.wire for batch in batches if batch is not None for m in batch if m.event_id not in replayed
+        )
         if chunk:
             yield chunk
 
 
-def _waiting(subscription: Subscription) -> list[Message | None]:
-    items: list[Message | None] = []
+def _waiting(subscription: Subscription) -> list[list[Message] | None]:
+    batches: list[list[Message] | None] = []
     with contextlib.suppress(asyncio.QueueEmpty):
         while True:
-            items.append(subscription.queue.get_nowait())
-    return items
+            batches.append(subscription.queue.get_nowait())
+    return batches
