@@ -5,8 +5,9 @@
     .venv/bin/python -m bench.run --only ours,raw --peers pgqueuer,huey
 
 ``make bench`` / ``make bench-quick`` run the two first. Results go to ``bench/results/<stamp>.json``
-and ``.md``; a full run (or ``--docs``) also rewrites ``docs/benchmarks.md``. Nothing is cached
-between runs except the peers' venvs (``bench/.venvs``) and nothing here gates CI.
+and ``.md`` (the processes' logs to ``<stamp>-logs/``); a full run of every section and peer (or
+``--docs``) also rewrites ``docs/benchmarks.md``. Nothing is cached between runs except the peers'
+venvs (``bench/.venvs``), and nothing here gates CI.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--cancel-grace", type=float, default=1.0, help="--cancel-grace of our server (s)")
     parser.add_argument("--refresh-peers", action="store_true", help="reinstall the peers' venvs")
     parser.add_argument(
-        "--docs", action="store_true", help="rewrite docs/benchmarks.md (a full run always does)"
+        "--docs", action="store_true", help="rewrite docs/benchmarks.md (a complete full run always does)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args()
@@ -229,7 +230,8 @@ def main() -> None:
     print_table(rows)
     json_path, md_path = write_results(args.out, stamp, meta, rows)
     print(f"\nresults: {json_path} and {md_path}; took {meta['seconds']} s")
-    if args.docs or not args.quick:
+    complete = sections == set(SECTIONS) and set(args.peers.split(",")) >= {p.name for p in PEERS}
+    if args.docs or (complete and not args.quick):
         docs.write(ROOT / "docs" / "benchmarks.md", meta, rows)
         print("docs/benchmarks.md rewritten")
 
