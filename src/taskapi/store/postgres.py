@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from taskapi.domain import (
     TaskType,
 )
 from taskapi.signals import TaskSignal
+from taskapi.store._pg_listen import Listener, deliver
 from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
     DEFAULT_ACTOR,
@@ -297,7 +297,7 @@ class PostgresStore:
         Returns once LISTEN is in place (or after ``timeout`` if the server does not answer: the
         listener keeps trying), so a caller that polls once afterwards misses nothing in between."""
         sql = self._queries["postgres.listen"]
-        listener = _Listener(self.url, sql, lambda payload: _deliver(payload, on_signal), self.where)
+        listener = Listener(self.url, sql, lambda payload: deliver(payload, on_signal), self.where)
         listener.start()
         listener.listening.wait(self.timeout)
         return listener.stop
@@ -305,7 +305,7 @@ class PostgresStore:
     def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Hear every statement that grew the event log, from any process (NOTIFY 'taskapi_changes');
         also called on each (re)connect, since changes may have been missed while disconnected."""
-        listener = _Listener(
+        listener = Listener(
             self.url,
             self._queries["postgres.listen_changes"],
             lambda _payload: on_change(),
@@ -503,79 +503,3 @@ def _finish(
         column: values,
     }
     return {(row["id"], row["attempt"]) for row in _fetch(conn, sql, params)}
-
-
-class _Listener:
-    """A thread on its own connection that LISTENs and hands each NOTIFY payload to ``on_payload``.
-
-    A lost connection is reopened with backoff; ``on_listening`` runs each time LISTEN is (re)issued,
-    since what was announced meanwhile was missed. A notification is a shortcut, never the only path:
-    the worker polls and the change feed re-reads the log.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        listen_sql: str,
-        on_payload: Callable[[str], None],
-        where: str,
-        on_listening: Callable[[], None] | None = None,
-    ) -> None:
-        self._url = url
-        self._sql = listen_sql
-        self._on_payload = on_payload
-        self._on_listening = on_listening
-        self._where = where
-        self._stopping = threading.Event()
-        self.listening = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="taskapi-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(self._sql)
-                    self.listening.set()
-                    backoff = 0.1
-                    self._call(self._on_listening)
-                    while not self._stopping.is_set():
-                        for notify in conn.notifies(timeout=0.25):
-                            self._on_payload(notify.payload)
-            except psycopg.Error as exc:
-                self.listening.clear()
-                log.warning("LISTEN on %s lost (%s); reconnecting in %.1f s", self._where, exc, backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    @staticmethod
-    def _call(callback: Callable[[], None] | None) -> None:
-        if callback is None:
-            return
-        try:
-            callback()
-        except Exception:  # a listener's bug must not stop the notifications
-            log.exception("change listener failed")
-
-
-def _deliver(payload: str, on_signal: Callable[[TaskSignal], None]) -> None:
-    """Turn a 'taskapi' payload into a ``TaskSignal``; a malformed one is logged and dropped."""
-    try:
-        data = json.loads(payload)
-        signal = TaskSignal(
-            kind=data["kind"],
-            task_id=int(data.get("task_id") or 0),
-            task_type=data.get("task_type"),
-            worker_id=data.get("worker_id"),
-        )
-    except (ValueError, KeyError, TypeError):
-        log.warning("ignoring a malformed notification: %r", payload)
-        return
-    on_signal(signal)
