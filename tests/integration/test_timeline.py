@@ -169,35 +169,33 @@ def test_a_stale_attempt_writes_no_event(store: Store) -> None:
     assert last(store, current.id).attempt == 2
 
 
-def _race(store: Store, dialect: str, count: int, contender: Callable[[Store, Task], Any]) -> list[Task]:
-    """``count`` running tasks, each finished by a worker and cancelled by the API at the same moment
-    (separate store objects, as separate processes); answer the tasks afterwards."""
-    store.task_create_many([new() for _ in range(count)])
-    running = claim(store, worker="racer", limit=count)
+def test_cancel_racing_completion_has_one_winner_and_one_matching_event(store: Store, dialect: str) -> None:
+    """For each of 40 running tasks, a worker's completion and an API cancel are released at the same
+    instant, on separate store objects (as separate processes)."""
+    store.task_create_many([new() for _ in range(40)])
+    running = claim(store, worker="racer", limit=40)
     start = threading.Barrier(2)
-
-    def side(action: Callable[[Store, Task], Any]) -> None:
-        mine = open_again(dialect, store)
-        try:
-            start.wait(timeout=10)
-            for task in running:
-                action(mine, task)
-        finally:
-            mine.close()
 
     def finish(mine: Store, task: Task) -> None:
         mine.task_finish([Completion(task.id, task.attempt, 1, 1, result={"won": True})])
 
+    def cancel(mine: Store, task: Task) -> None:
+        mine.task_cancel(task.id)
+
+    def side(action: Callable[[Store, Task], Any]) -> None:
+        mine = open_again(dialect, store)
+        try:
+            for task in running:
+                start.wait(timeout=10)  # both sides go for this task together
+                action(mine, task)
+        finally:
+            mine.close()
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(side, finish), pool.submit(side, contender)]:
+        for future in [pool.submit(side, finish), pool.submit(side, cancel)]:
             future.result(timeout=60)
-    return [get(store, task.id) for task in running]
-
-
-def test_cancel_racing_completion_has_one_winner_and_one_matching_event(store: Store, dialect: str) -> None:
-    tasks = _race(store, dialect, 40, lambda mine, task: mine.task_cancel(task.id))
-    outcomes = {task.status for task in tasks}
-    assert outcomes <= {TaskStatus.COMPLETED, TaskStatus.CANCELLED}
+    tasks = [get(store, task.id) for task in running]
+    assert {task.status for task in tasks} <= {TaskStatus.COMPLETED, TaskStatus.CANCELLED}
     for task in tasks:
         final = [k for k in kinds(store, task.id) if k in (K.COMPLETED, K.CANCELLED)]
         assert final == [K(task.status.value)], (task.id, final)
