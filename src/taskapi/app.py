@@ -6,7 +6,6 @@ Only this module (and the CLI above it) knows every part; the parts know only th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import ipaddress
 import logging
 import signal
@@ -52,7 +51,7 @@ def redacted(url: str) -> str:
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
-    options = WorkerOptions(
+    return WorkerOptions(
         concurrency=settings.concurrency,
         lease_seconds=settings.lease_seconds,
         cancel_grace=settings.cancel_grace,
@@ -60,10 +59,8 @@ def worker_options(settings: Settings) -> WorkerOptions:
         poll_interval=settings.poll_interval,
         rescue_interval=settings.rescue_interval,
         listen=settings.listen,
+        retention_seconds=settings.retention_days * 86400,
     )
-    if "retention_seconds" in {f.name for f in dataclasses.fields(WorkerOptions)}:  # TODO(LEAD): plain
-        options = dataclasses.replace(options, retention_seconds=settings.retention_days * 86400)  # type: ignore[call-arg,unused-ignore]
-    return options
 
 
 def access_tokens(settings: Settings) -> AccessTokens:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from taskapi.service import TaskService
 from tests.conftest import wait_until
 from tests.e2e.test_postgres_restart import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
 from tests.helpers.server import TASKS, envelope, free_port, running_server, stop_server
@@ -106,7 +105,6 @@ def test_metrics_count_the_runs_of_the_embedded_worker(tmp_path: Path) -> None:
     assert (runs, pickups) == (3, 3)
 
 
-@pytest.mark.skipif(not hasattr(TaskService, "queue_stats"), reason="pending STORE: TaskService.queue_stats")
 def test_metrics_read_the_queue_from_the_store(tmp_path: Path) -> None:
     env = {"TASKAPI_RUN_WORKER": "false"}
     with running_server(tmp_path / "x.db", tmp_path / "server.log", env=env) as server:

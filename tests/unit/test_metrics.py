@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from taskapi.metrics import QueueStats, StoreCollector
-from taskapi.service import TaskService
 from tests.helpers.server import InProcessApi, envelope
 
 TYPES = ["search", "ocr"]
@@ -88,9 +86,6 @@ def test_a_store_that_does_not_answer_gives_store_up_0_and_no_stale_figures() ->
     assert got == {("taskapi_store_up", ()): 0}
 
 
-@pytest.mark.skipif(
-    not hasattr(TaskService, "queue_stats"), reason="pending STORE: TaskService.queue_stats (requested)"
-)
 def test_metrics_shows_the_store_figures(api: InProcessApi) -> None:
     for _ in range(3):
         api.create(task_type="ocr")

@@ -3,7 +3,7 @@ control, the live stream's change hub and the store-derived metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from taskapi.api.routes_ops import router as ops_router
 from taskapi.api.routes_stream import router as stream_router
 from taskapi.api.routes_tasks import router as tasks_router
 from taskapi.domain import TaskType
-from taskapi.metrics import StoreCollector, StoreFigures
+from taskapi.metrics import StoreCollector
 from taskapi.service import TaskService
 
 __all__ = ["create_app"]
@@ -81,9 +81,7 @@ def _app_metrics(service: TaskService, hub: ChangeHub) -> CollectorRegistry:
     time (per app, so that several apps in one process, as in tests, do not collide)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HubCollector(hub))
-    read: Callable[[], StoreFigures] | None = getattr(service, "queue_stats", None)
-    if read is not None:  # TODO(STORE): TaskService.queue_stats is requested; until then none are served
-        registry.register(StoreCollector(read, [t.value for t in TaskType]))
+    registry.register(StoreCollector(service.queue_stats, [t.value for t in TaskType]))
     return registry
 
 
