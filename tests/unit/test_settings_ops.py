@@ -15,7 +15,7 @@ SECRET = "operate-token-that-must-not-show"
 def from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
     for name, value in env.items():
         monkeypatch.setenv(f"TASKAPI_{name.upper()}", value)
-    return Settings()  # type: ignore[call-arg]  (mypy sees the fields, not that they come from the environment)
+    return Settings()  # type: ignore[call-arg]  # the fields come from the environment
 
 
 def test_tokens_come_from_the_environment_and_never_show_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
