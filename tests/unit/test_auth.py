@@ -134,6 +134,7 @@ def test_the_openapi_declares_the_bearer_scheme_when_tokens_are_set(secured: InP
     schema = secured.get("/openapi.json", headers=bearer(READ)).json()
     assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert schema["security"] == [{"bearer": []}]
+    assert schema["paths"]["/healthz"]["get"]["security"] == []  # public
 
 
 # -- the actor ---------------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get(
-    "/healthz", summary="Liveness: 200 while the process runs", response_model=ApiResponse[dict[str, str]]
+    "/healthz",
+    summary="Liveness: 200 while the process runs",
+    response_model=ApiResponse[dict[str, str]],
+    openapi_extra={"security": []},  # public, even with access tokens configured
 )
 async def healthz() -> ApiResponse[dict[str, str]]:
     """Answers without touching the store: a store outage must not get a healthy process restarted."""
