@@ -211,6 +211,10 @@ def test_a_tokens_file_is_read_with_comments_and_blank_lines(tmp_path: Path) -> 
             "TASKAPI_API_TOKENS: entry 1 has an empty token or one with whitespace in it",
         ),
         (f"read:{READ},operate:{READ}", "TASKAPI_API_TOKENS: entry 2 repeats the token of entry 1"),
+        (
+            f"operate:{READ}é",
+            "TASKAPI_API_TOKENS: entry 1 has a token with characters outside printable ASCII",
+        ),
         (" , ", "TASKAPI_API_TOKENS: is set but holds no role:token entry"),
     ],
 )

@@ -93,6 +93,8 @@ def parse_tokens(entries: Iterable[tuple[str, str]], source: str) -> AccessToken
             raise TokenConfigError(source, f"{where} has role {role_name!r}; roles are read and operate")
         if not token or any(ch.isspace() for ch in token):
             raise TokenConfigError(source, f"{where} has an empty token or one with whitespace in it")
+        if not (token.isascii() and token.isprintable()):
+            raise TokenConfigError(source, f"{where} has a token with characters outside printable ASCII")
         digest = _digest(token)
         if digest in seen:
             raise TokenConfigError(source, f"{where} repeats the token of {seen[digest]}")
