@@ -241,9 +241,7 @@ class SQLiteStore:
             conn.executemany(self._queries["task_insert"], rows)
             conn.execute(self._queries["sqlite.task_created_logged"], {"seen": seen, "actor": actor})
         self._changed()
-        created_at = parse_time(now)
-        assert created_at is not None
-        return [created_task(seen + offset, created_at, new) for offset, new in enumerate(news, start=1)]
+        return [created_task(seen + offset, moment, new) for offset, new in enumerate(news, start=1)]
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
         """SQLite cannot notify other processes: nothing to hear (workers poll); a no-op stopper."""
