@@ -15,6 +15,7 @@ import pytest
 
 from taskapi.domain import EventKind, NewEvent, Task, TaskEvent, TaskStatus, TaskType
 from taskapi.store.base import Completion, ProgressWrite, Store
+from taskapi.store.postgres import COPY_FROM
 from tests.conftest import wait_until
 from tests.integration.conftest import open_again
 from tests.integration.test_store_conformance import claim, claim_expired, create_batch, done, get, new
@@ -50,7 +51,7 @@ def test_create_writes_created_signed_by_its_actor_at_the_creation_time(store: S
     assert event.at == task.created_at
 
 
-@pytest.mark.parametrize("count", [3, 250])  # 250: PostgreSQL's COPY path
+@pytest.mark.parametrize("count", [3, COPY_FROM])  # PostgreSQL: one INSERT, then COPY
 def test_create_many_writes_one_created_per_task_in_id_order(store: Store, count: int) -> None:
     tasks = store.task_create_many([new(i % 3 + 1, TaskType.OCR, i=i) for i in range(count)], actor="api")
     events = all_events(store)
