@@ -168,7 +168,6 @@ class TaskService:
     def create_many(
         self,
         specs: Sequence[tuple[int, str, Mapping[str, Any] | None]],
-        *,
         actor: str = DEFAULT_ACTOR,
     ) -> list[Task]:
         """Create tasks in one transaction: all of them, or (on any bad spec) none. A bad spec is
@@ -228,7 +227,7 @@ class TaskService:
         )
         return self.store.task_list(query)
 
-    def cancel(self, task_id: int, *, actor: str = DEFAULT_ACTOR) -> None:
+    def cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> None:
         """Cancel a pending or running task; the write is final and the holding worker is told."""
         cancelled = self.store.task_cancel(check_id("id", task_id), check_actor(actor))
         if cancelled is None:

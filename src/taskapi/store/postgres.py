@@ -62,7 +62,8 @@ _LIST_FILTERS = LIST_FILTERS
 _TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
 COPY_FROM = 300
 """Batches of at least this many tasks are written with COPY, smaller ones with one INSERT statement
-(a single round trip). Measured here: even at 300 tasks, 20 % faster with COPY at 10,000."""
+(a single round trip). Measured here: the two cost the same at about 300 tasks; at 10,000 COPY took
+214 ms and the INSERT 273 ms."""
 
 
 log = logging.getLogger("taskapi.store")
