@@ -99,3 +99,30 @@ def test_pruners_on_two_hosts_at_once_delete_each_task_once(store: Store, dialec
 
     assert sum(_in_threads(2, prune)) == 30
     assert store.task_get_many(old) == []
+
+
+def test_a_task_that_outlived_a_pruning_is_dated_by_the_one_that_deleted_it(store: Store) -> None:
+    """The first pruning deletes the ids around a task still running; a later one deletes it: each id
+    is dated by the pruning that deleted it, not by the first whose id span holds it."""
+    first, straggler, last = create_batch(store, 3)
+    [a, b, c] = claim(store, limit=3)
+    store.task_finish([done(a, result={}), done(c, result={})])
+    age_past(store, last.id)
+    assert store.task_prune(AGE) == 2
+    early = store.task_pruned(first.id)
+    assert early is not None and store.task_pruned(last.id) == early
+    assert store.task_pruned(straggler.id) is None  # inside the span, not deleted: not pruned
+
+    store.task_finish([done(b, result={})])
+    age_past(store, straggler.id)
+    assert store.task_prune(AGE) == 1
+    later = store.task_pruned(straggler.id)
+    assert later is not None and later.pruned_at > early.pruned_at
+    assert store.task_pruned(first.id) == early
+
+
+def age_past(store: Store, task_id: int) -> None:
+    """Wait until the finished task ``task_id`` is older than ``AGE``."""
+    completed_at = get(store, task_id).completed_at
+    assert completed_at is not None
+    wait_past(completed_at + timedelta(seconds=AGE))

@@ -152,6 +152,27 @@ def created_task(task_id: int, created_at: datetime, new: NewTask) -> Task:
     )
 
 
+def id_runs(ids: Sequence[int]) -> str:
+    """Ids as runs of consecutive ids, ``"5-9,12-12"``: a pruned batch's record (the ids retention
+    deleted are mostly consecutive, so a batch of thousands is a few runs)."""
+    runs: list[list[int]] = []
+    for task_id in sorted(ids):
+        if runs and runs[-1][1] + 1 == task_id:
+            runs[-1][1] = task_id
+        else:
+            runs.append([task_id, task_id])
+    return ",".join(f"{first}-{last}" for first, last in runs)
+
+
+def in_runs(task_id: int, runs: str) -> bool:
+    """Whether ``task_id`` is in a record of ``id_runs``."""
+    for run in runs.split(","):
+        first, _, last = run.partition("-")
+        if int(first) <= task_id <= int(last):
+            return True
+    return False
+
+
 class Store(Protocol):
     """A task store. Methods are thread-safe; each runs in its own short transaction."""
 
@@ -236,7 +257,7 @@ class Store(Protocol):
         ...
 
     def task_pruned(self, task_id: int) -> PruneRecord | None:
-        """The pruning that deleted the range holding ``task_id``, if any (ids are never reused)."""
+        """The pruning that deleted ``task_id``, if one did (ids are never reused)."""
         ...
 
     def task_claim(self, claim: Claim) -> list[Task]:

@@ -54,6 +54,7 @@ from taskapi.store.base import (
     RunningProgress,
     TaskState,
     created_task,
+    in_runs,
     params_text,
 )
 
@@ -401,12 +402,10 @@ class PostgresStore:
                 return total
 
     def task_pruned(self, task_id: int) -> PruneRecord | None:
-        rows = self._fetch("task_pruned", {"id": task_id})
-        if not rows:
-            return None
-        return PruneRecord(rows[0]["pruned_at"].astimezone(UTC), rows[0]["older_than_seconds"])
-
-    # -- the workers' operations ------------------------------------------------------------
+        for row in self._fetch("task_pruned", {"id": task_id}):  # the few batches whose span holds it
+            if in_runs(task_id, row["ranges"]):
+                return PruneRecord(row["pruned_at"].astimezone(UTC), row["older_than_seconds"])
+        return None
 
     def task_claim(self, claim: Claim) -> list[Task]:
         params = {

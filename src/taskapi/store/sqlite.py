@@ -49,6 +49,8 @@ from taskapi.store.base import (
     RunningProgress,
     TaskState,
     created_task,
+    id_runs,
+    in_runs,
     params_text,
 )
 
@@ -393,19 +395,17 @@ class SQLiteStore:
                 "min_task_id": min(ids),
                 "max_task_id": max(ids),
                 "count": len(ids),
+                "ranges": id_runs(ids),
             }
             conn.execute(self._queries["sqlite.task_prune_record"], record)
         return len(ids)
 
     def task_pruned(self, task_id: int) -> PruneRecord | None:
-        rows = self._read("task_pruned", {"id": task_id})
-        if not rows:
-            return None
-        pruned_at = parse_time(rows[0]["pruned_at"])
-        assert pruned_at is not None
-        return PruneRecord(pruned_at, rows[0]["older_than_seconds"])
-
-    # -- the workers' operations ------------------------------------------------------------
+        for row in self._read("task_pruned", {"id": task_id}):  # the few batches whose span holds it
+            if in_runs(task_id, row["ranges"]):
+                pruned_at = datetime.fromisoformat(row["pruned_at"]).replace(tzinfo=UTC)
+                return PruneRecord(pruned_at, row["older_than_seconds"])
+        return None
 
     def task_claim(self, claim: Claim) -> list[Task]:
         now = utcnow()

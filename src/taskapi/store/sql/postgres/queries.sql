@@ -346,7 +346,7 @@ SELECT id, progress, total FROM tasks WHERE status = 'running'
 
 -- name: task_prune
 -- One batch of retention: the oldest finished tasks past the age limit, their events, and a record
--- of the id range (task_pruned answers "pruned" for a missing id inside it). SKIP LOCKED: pruners on
+-- of the ids deleted (task_pruned answers "pruned, and when" for exactly those). SKIP LOCKED: pruners on
 -- several hosts take different rows.
 WITH doomed AS (
     SELECT id FROM tasks
@@ -359,20 +359,25 @@ WITH doomed AS (
     DELETE FROM tasks AS t USING doomed WHERE t.id = doomed.id RETURNING t.id
 ), forgotten AS (
     DELETE FROM task_events WHERE task_id = ANY (ARRAY(SELECT id FROM gone))
+), runs AS (
+    -- consecutive ids share id - row_number(): each group is one run
+    SELECT min(id) AS first, max(id) AS last, count(*) AS size
+    FROM (SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM gone) AS numbered
+    GROUP BY run
 ), recorded AS (
-    INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count)
-    SELECT clock_timestamp(), %(older_than_seconds)s::float8, min(id), max(id), count(*)
-    FROM gone
+    INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count, ranges)
+    SELECT clock_timestamp(), %(older_than_seconds)s::float8, min(first), max(last), sum(size),
+           string_agg(first || '-' || last, ',' ORDER BY first)
+    FROM runs
     HAVING count(*) > 0
     RETURNING count
 )
 SELECT COALESCE((SELECT count FROM recorded), 0) AS count
 
 -- name: task_pruned
-SELECT pruned_at, older_than_seconds FROM task_prunes
+SELECT pruned_at, older_than_seconds, ranges FROM task_prunes
 WHERE min_task_id <= %(id)s::bigint AND max_task_id >= %(id)s::bigint
 ORDER BY id
-LIMIT 1
 
 -- name: postgres.listen_changes
 LISTEN taskapi_changes

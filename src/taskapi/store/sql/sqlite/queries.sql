@@ -221,14 +221,13 @@ DELETE FROM task_events WHERE task_id IN (SELECT value FROM json_each(:ids))
 DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: sqlite.task_prune_record
-INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count)
-VALUES (:now, :older_than_seconds, :min_task_id, :max_task_id, :count)
+INSERT INTO task_prunes (pruned_at, older_than_seconds, min_task_id, max_task_id, count, ranges)
+VALUES (:now, :older_than_seconds, :min_task_id, :max_task_id, :count, :ranges)
 
 -- name: task_pruned
-SELECT pruned_at, older_than_seconds FROM task_prunes
+SELECT pruned_at, older_than_seconds, ranges FROM task_prunes
 WHERE min_task_id <= :id AND max_task_id >= :id
 ORDER BY id
-LIMIT 1
 
 -- name: task_active_counts
 -- What a metrics scrape reads: the active tasks (few, next to the finished ones) by status and type,

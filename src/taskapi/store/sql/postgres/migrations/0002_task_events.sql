@@ -19,14 +19,16 @@ CREATE INDEX task_events_task ON task_events (task_id, id);
 -- The rare kinds, counted at every metrics scrape: only their rows are in this index.
 CREATE INDEX task_events_rare ON task_events (kind) WHERE kind IN ('rescued', 'lost', 'killed', 'timed_out');
 
--- One row per pruning statement: which id range it deleted from, when, and under which retention.
+-- One row per pruning statement: the ids it deleted (as runs of consecutive ids, "5-9,12-12"), when,
+-- and under which retention. min/max narrow a lookup to the few rows whose runs may hold an id.
 CREATE TABLE task_prunes (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pruned_at          TIMESTAMPTZ      NOT NULL,
     older_than_seconds DOUBLE PRECISION NOT NULL,
     min_task_id        BIGINT           NOT NULL,
     max_task_id        BIGINT           NOT NULL,
-    count              BIGINT           NOT NULL
+    count              BIGINT           NOT NULL,
+    ranges             TEXT             NOT NULL
 );
 
 -- Retention finds the oldest finished tasks without reading the others.
