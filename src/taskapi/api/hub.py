@@ -67,6 +67,7 @@ class ChangeSource(Protocol):
 @dataclass(frozen=True, slots=True)
 class HubOptions:
     poll_interval: float = 0.25
+    min_interval: float = 0.1  # between passes: at most ten batches a second per client
     progress_interval: float = 0.5
     keepalive: float = 15.0
     backlog: int = 64  # batches (a page of the log, or a round of progress) a client may fall behind
@@ -238,10 +239,15 @@ class ChangeHub:
     # -- reading ------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        last = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self.options.poll_interval)
+            # Wakes closer than min_interval share a pass: a client's cost is per batch, so this
+            # bounds the stream's CPU however fast changes come (at most min_interval of latency).
+            await asyncio.sleep(max(0.0, last + self.options.min_interval - time.monotonic()))
             self._woken.clear()
+            last = time.monotonic()
             try:
                 await self.run_once()
                 if self._store_down:
