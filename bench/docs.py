@@ -36,7 +36,8 @@ pickup and cancel are measured for an `async def` and a `def` handler wherever t
   counts process start-up. Peers: the handler appends its start and end time to a file; the rate is
   N / (last end - first start) over the N handler runs (their final acknowledgement is not counted,
   a small advantage to them).
-- **pickup**: an idle worker (a first task has run), then one task at a time; the figure is the
+- **pickup**: an idle worker (a first task has run), then one task at a time, 20-270 ms apart at
+  random (a fixed gap would lock the samples to a polling worker's phase); the figure is the
   handler's `time.time()` at its start minus the bench's just before the create call (one clock on
   one machine): p50 and p95 of 50 (quick 20). Ours two ways: `POST /api/v1/tasks` to `taskapi serve`
   with its embedded worker, and `TaskService.create()` with a separate `taskapi worker` process

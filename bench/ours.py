@@ -35,7 +35,7 @@ from bench.common import (
     taskapi_env,
     wait_for,
 )
-from bench.sinks import wait_gone
+from bench.sinks import idle_gap, wait_gone
 from taskapi.service import TaskService
 
 SYSTEM = "taskapi"
@@ -319,7 +319,7 @@ def _pickups(sink: Sink, samples: int, create: Callable[[], int]) -> list[float]
         task_id = create()
         event = sink.wait_event("start", 30, task=task_id)
         latencies.append((event["t"] - began) * 1000)
-        time.sleep(0.02)  # let the worker go idle again (its claim-ahead and writes settle)
+        idle_gap()
     return latencies
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -94,6 +95,12 @@ def pid_alive(pid: int) -> bool:
         return " Z " not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:4]
     except OSError:
         return False
+
+
+def idle_gap() -> None:
+    """A pause between pickup samples, random over 20..270 ms: a fixed one would lock the samples to
+    the phase of a polling worker (each task created just after a poll, waiting a whole period)."""
+    time.sleep(random.uniform(0.02, 0.27))
 
 
 def wait_gone(pid: int, timeout: float) -> float:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.sinks import Sink, percentile, sink_write
+from bench.sinks import Sink, idle_gap, percentile, sink_write
 
 KINDS = ("async", "def")
 
@@ -195,7 +195,7 @@ def pickups(spec: Spec, backend: str, sink: Sink, enqueue: Callable[[str], objec
         enqueue(label)
         event = sink.wait_event("start", 30, tag=label)
         samples.append((event["t"] - began) * 1000)
-        time.sleep(0.02)
+        idle_gap()
     return row(
         "pickup",
         backend,
