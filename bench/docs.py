@@ -40,8 +40,7 @@ pickup and cancel are measured for an `async def` and a `def` handler wherever t
   random (a fixed gap would lock the samples to a polling worker's phase); the figure is the
   handler's `time.time()` at its start minus the bench's just before the create call (one clock on
   one machine): p50 and p95 of 50 (quick 20). Ours two ways: `POST /api/v1/tasks` to `taskapi serve`
-  with its embedded worker, and `TaskService.create()` with a separate `taskapi worker` process
-  (SQLite has no cross-process wake-up: that worker polls every `TASKAPI_POLL_INTERVAL`).
+  with its embedded worker, and `TaskService.create()` with a separate `taskapi worker` process.
 - **cancel**: a running task, cancelled through `POST /api/v1/tasks/{id}/cancel` on a real
   `taskapi serve` (embedded worker), until the handler has stopped (it writes its stop time in a
   `finally`) and `GET` shows `cancelled`. Handlers: `def` looping in 10 ms sleeps calling

@@ -370,8 +370,7 @@ def measure_pickup(setup: Setup, backend: str, kind: str) -> list[Row]:
             samples = _pickups(sink, setup.samples, partial(_create_id, service, task_type, params))
         finally:
             stop(worker)
-        note = "SQLite has no cross-process wake-up: the worker polls" if backend == "sqlite" else ""
-        rows.append(_latency_row("pickup", backend, f"{kind}, create() -> worker process", samples, note))
+        rows.append(_latency_row("pickup", backend, f"{kind}, create() -> worker process", samples))
     return rows
 
 

@@ -13,6 +13,7 @@ venvs (``bench/.venvs``), and nothing here gates CI.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -185,11 +186,24 @@ def parse() -> argparse.Namespace:
         "--docs", action="store_true", help="rewrite docs/benchmarks.md (a complete full run always does)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--docs-from", type=Path, metavar="JSON", help="only rewrite docs/benchmarks.md from a run's results"
+    )
     return parser.parse_args()
+
+
+def docs_from(path: Path) -> None:
+    """Render ``docs/benchmarks.md`` again from a run's JSON (after the page's text changed)."""
+    data = json.loads(path.read_text())
+    docs.write(ROOT / "docs" / "benchmarks.md", data["meta"], [Row(**row) for row in data["rows"]])
+    print(f"docs/benchmarks.md rewritten from {path}")
 
 
 def main() -> None:
     args = parse()
+    if args.docs_from:
+        docs_from(args.docs_from)
+        return
     began, stamp = time.monotonic(), datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sections = set(args.only.split(","))
     unreachable = postgres_reachable(args.pg)
