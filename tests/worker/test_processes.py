@@ -227,3 +227,32 @@ def test_the_server_runs_tasks_stops_cancelled_ones_at_once_and_rescues_after_ki
         assert "Application shutdown complete" in process.output()
     assert (rescued.status, rescued.attempt, rescued.result) == (TaskStatus.COMPLETED, 2, {"attempt": 2})
     assert p95(samples["crawl"] + samples["search"]) < 100
+
+
+# -- SQLite host signals ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_type", KINDS)
+def test_a_sqlite_worker_in_another_process_hears_creates_and_cancels_without_polling(
+    task_type: str, tmp_path: Path, store: SQLiteStore, service: TaskService, db_path: Path, marks: Path
+) -> None:
+    """Its poll is 60 s: only the host signals can bring it the task and the cancel in time."""
+    url = f"sqlite:///{db_path}"
+    with taskapi(tmp_path, "worker", "--db", url, TASKAPI_POLL_INTERVAL="60") as worker:
+        warm = service.create(1, task_type, {"mode": "return", "dir": str(marks)})
+        wait_final(store, warm.id, timeout=30)  # the worker is up and listening (its first poll ran)
+        pickups, stops = [], []
+        for _ in range(5):
+            created_at = time.monotonic()
+            task = service.create(1, task_type, {"mode": "loop", "dir": str(marks)})
+            wait_marker(marks, task.id, "started", timeout=10)
+            pickups.append((time.monotonic() - created_at) * 1000)
+            cancelled_at = time.monotonic()
+            service.cancel(task.id)
+            stopped = float(wait_marker(marks, task.id, "stopped", timeout=10))
+            stops.append((stopped - cancelled_at) * 1000)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0, worker.output()
+    report(f"SQLite, other process, {task_type}: create to handler start", pickups)
+    report(f"SQLite, other process, {task_type}: cancel to handler stop", stops)
+    assert max(pickups) < 10_000 and max(stops) < 10_000  # both far below the 60 s poll

@@ -33,6 +33,7 @@ from taskapi.domain import (
     utcnow,
 )
 from taskapi.signals import TaskSignal
+from taskapi.store._host_signals import HostSignals
 from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
 from taskapi.store.base import (
     DEFAULT_ACTOR,
@@ -141,6 +142,7 @@ class SQLiteStore:
         self._all_lock = threading.Lock()
         self._closed = False
         self._change_listeners: list[Callable[[], None]] = []
+        self._host = HostSignals(Path(self.path))
 
     # -- connections ------------------------------------------------------------------------
 
@@ -191,6 +193,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._closed = True
+        self._host.close()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
@@ -243,11 +246,22 @@ class SQLiteStore:
             conn.executemany(self._queries["task_insert"], rows)
             conn.execute(self._queries["sqlite.task_created_logged"], {"seen": seen, "actor": actor})
         self._changed()
-        return [created_task(seen + offset, moment, new) for offset, new in enumerate(news, start=1)]
+        created = [created_task(seen + offset, moment, new) for offset, new in enumerate(news, start=1)]
+        for task_type in sorted({str(new.task_type) for new in news}):  # a worker needs only the types
+            first = next(task for task in created if task.task_type == task_type)
+            self._host.publish(TaskSignal("created", first.id, task_type=task_type))
+        return created
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
-        """SQLite cannot notify other processes: nothing to hear (workers poll); a no-op stopper."""
-        return _no_op
+        """Hear other processes' creates and cancels on this file (host signals: Unix datagrams);
+        answer the function that stops. A shortcut only: workers still poll."""
+        return self._host.listen(on_signal)
+
+    def _announce_cancels(self, cancelled: Sequence[CancelledTask]) -> None:
+        """Tell workers in other processes to stop the cancelled tasks that were running."""
+        for task in cancelled:
+            if task.worker_id is not None:
+                self._host.publish(TaskSignal("cancelled", task.id, worker_id=task.worker_id))
 
     def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call ``on_change`` after each commit of this store object that grew the event log (the API
@@ -299,7 +313,9 @@ class SQLiteStore:
         if not rows:
             return None
         self._changed()
-        return _cancelled(rows)[0]
+        cancelled = _cancelled(rows)
+        self._announce_cancels(cancelled)
+        return cancelled[0]
 
     def task_cancel_many(
         self,
@@ -320,7 +336,9 @@ class SQLiteStore:
             rows = conn.execute(self._queries["task_cancel_many"], params).fetchall()
         if rows:
             self._changed()
-        return _cancelled(rows)
+        cancelled = _cancelled(rows)
+        self._announce_cancels(cancelled)
+        return cancelled
 
     def task_events(self, task_id: int) -> list[TaskEvent]:
         return [_row_to_event(row) for row in self._read("task_events", {"id": task_id})]
@@ -523,10 +541,6 @@ def _enter_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)  # back off while another connection holds the lock
-
-
-def _no_op() -> None:
-    return None
 
 
 def _split_statements(sql: str) -> list[str]:
