@@ -21,7 +21,9 @@ import httpx
 import pytest
 
 from taskapi.service import TaskService
+from tests.e2e.test_events_stream_postgres import pg_server
 from tests.helpers.server import ServerProcess, running_server
+from tests.integration.pg import cloned_database
 
 pytestmark = [pytest.mark.bench, pytest.mark.slow]
 
@@ -97,11 +99,11 @@ def idle_cpu(server: ServerProcess, seconds: float) -> float:
 
 
 def changes_cpu(
-    server: ServerProcess, clients: Clients, rate: float, seconds: float
+    server: ServerProcess, url: str, clients: Clients, rate: float, seconds: float
 ) -> tuple[float, float, int]:
-    """Create ``rate`` tasks a second for ``seconds`` from another connection; answer the server's CPU
-    share, the time until every client had every created message, and how many were created."""
-    with TaskService.open(f"sqlite:///{server.db_path}", migrate=False) as other:
+    """Create ``rate`` tasks a second for ``seconds`` from another connection to ``url``; answer the
+    server's CPU share, the time until every client had every created message, and how many."""
+    with TaskService.open(url, migrate=False) as other:
         before, began = cpu_seconds(server.process.pid), time.monotonic()
         start_counts = sum(clients.received)
         created = 0
@@ -119,16 +121,27 @@ def changes_cpu(
         return share, caught_up, created
 
 
-@pytest.mark.parametrize("count", [100, 500])
-def test_cost_of_held_streams(tmp_path: Path, count: int) -> None:
-    env = {"TASKAPI_RUN_WORKER": "false", "TASKAPI_LOG_LEVEL": "warning"}
-    with running_server(tmp_path / "x.db", tmp_path / "server.log", env=env) as server:
-        baseline = idle_cpu(server, 5)
-        with held_clients(server, count) as clients:
-            idle = idle_cpu(server, 10)
-            share, caught_up, created = changes_cpu(server, clients, rate=RATE, seconds=10)
-    busy = (
-        f"under {created / 10:.0f} creates/s ({created * count / 10:,.0f} messages/s):"
+def measure(server: ServerProcess, url: str, count: int) -> str:
+    baseline = idle_cpu(server, 5)
+    with held_clients(server, count) as clients:
+        idle = idle_cpu(server, 10)
+        share, caught_up, created = changes_cpu(server, url, clients, rate=RATE, seconds=10)
+    return (
+        f"{count} clients: no clients {baseline:.1%} of a core; held idle {idle:.1%};"
+        f" under {created / 10:.0f} creates/s ({created * count / 10:,.0f} messages/s):"
         f" CPU {share:.1%}, all delivered {caught_up * 1000:.0f} ms after the last create"
     )
-    print(f"\n{count} clients: no clients {baseline:.1%} of a core; held idle {idle:.1%}; {busy}")
+
+
+@pytest.mark.parametrize("count", [100, 500])
+def test_cost_of_held_streams_on_sqlite(tmp_path: Path, count: int) -> None:
+    env = {"TASKAPI_RUN_WORKER": "false", "TASKAPI_LOG_LEVEL": "warning"}
+    with running_server(tmp_path / "x.db", tmp_path / "server.log", env=env) as server:
+        print(f"\nSQLite, {measure(server, f'sqlite:///{server.db_path}', count)}")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("count", [100, 500])
+def test_cost_of_held_streams_on_postgres(tmp_path: Path, count: int) -> None:
+    with cloned_database() as url, pg_server(tmp_path, url, TASKAPI_LOG_LEVEL="warning") as server:
+        print(f"\nPostgreSQL, {measure(server, url, count)}")

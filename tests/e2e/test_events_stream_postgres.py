@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from taskapi.service import TaskService
 from tests.conftest import wait_until
-from tests.helpers.server import TASKS, envelope, free_port
+from tests.helpers.server import TASKS, ServerProcess, envelope, free_port
 from tests.helpers.sse import open_stream
 from tests.integration.pg import cloned_database
 
@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @contextmanager
-def pg_server(tmp_path: Path, url: str, **env: str) -> Iterator[str]:
-    """``taskapi serve --no-worker`` on ``url``; answers its base URL once it answers."""
+def pg_server(tmp_path: Path, url: str, **env: str) -> Iterator[ServerProcess]:
+    """``taskapi serve --no-worker`` on ``url``, once it answers."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TASKAPI_")}
     command = [sys.executable, "-m", "taskapi", "serve", "--no-worker", "--db", url, "--port", str(port)]
@@ -46,7 +46,7 @@ def pg_server(tmp_path: Path, url: str, **env: str) -> Iterator[str]:
 
     try:
         wait_until(answering, timeout=30, interval=0.05, what="the server to answer")
-        yield base
+        yield ServerProcess(process, base, tmp_path / "unused.db", log_path)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -57,7 +57,8 @@ def pg_server(tmp_path: Path, url: str, **env: str) -> Iterator[str]:
 
 
 def test_a_change_by_another_process_arrives_woken_by_notify(tmp_path: Path) -> None:
-    with cloned_database() as url, pg_server(tmp_path, url, TASKAPI_EVENTS_POLL_INTERVAL="60") as base:
+    with cloned_database() as url, pg_server(tmp_path, url, TASKAPI_EVENTS_POLL_INTERVAL="60") as server:
+        base = server.base_url
         stream = open_stream(base)
         try:
             stream.wait(lambda s: "connected" in s.comments, what="connected")
@@ -80,7 +81,8 @@ def test_a_change_by_another_process_arrives_woken_by_notify(tmp_path: Path) -> 
 def test_an_event_id_committed_after_a_larger_one_is_not_skipped(tmp_path: Path) -> None:
     """A transaction takes event id N and commits late; meanwhile N+1 commits and the hub reads the log
     (twice, to be sure). A reader that jumped to N+1 would never deliver N: both must arrive, once."""
-    with cloned_database() as url, pg_server(tmp_path, url) as base:
+    with cloned_database() as url, pg_server(tmp_path, url) as server:
+        base = server.base_url
         stream = open_stream(base)
         try:
             stream.wait(lambda s: "connected" in s.comments, what="connected")
