@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from taskapi.service import TaskService
 
 
-def get_service(request: Request) -> TaskService:
+async def get_service(request: Request) -> TaskService:
+    """``async`` so that FastAPI resolves it on the loop, not with a thread hop per request."""
     service: TaskService = request.app.state.service
     return service
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool as in_thread
 
 from taskapi.api.deps import ServiceDep
 from taskapi.api.schemas import (
@@ -64,7 +65,7 @@ def actor_of(request: Request) -> str:
     response_model=ApiResponse[list[TaskSchema]],
     responses=_errors(400, 500, 503),
 )
-def list_tasks(
+async def list_tasks(
     service: ServiceDep,
     request: Request,
     response: Response,
@@ -91,7 +92,8 @@ def list_tasks(
     `Link: rel="next"`); pass it back as `cursor` to get the next page, which may be empty.
     Paging is by keyset, so every page costs the same.
     """
-    page = service.list(
+    page = await in_thread(
+        service.list,
         project_id=project_id,
         status=status,
         task_type=task_type,
@@ -115,10 +117,11 @@ def list_tasks(
     response_model=ApiResponse[TaskDetailSchema],
     responses=_errors(400, 413, 500, 503),
 )
-def create_task(
+async def create_task(
     service: ServiceDep, request: Request, body: CreateTaskRequest
 ) -> ApiResponse[TaskDetailSchema]:
-    task = service.create(body.project_id, body.task_type, body.params, actor=actor_of(request))
+    actor = actor_of(request)
+    task = await in_thread(service.create, body.project_id, body.task_type, body.params, actor=actor)
     return ApiResponse(code=201, message="Task created", data=TaskDetailSchema.of(task))
 
 
@@ -129,14 +132,14 @@ def create_task(
     response_model=ApiResponse[BatchCreatedSchema],
     responses=_errors(400, 413, 500, 503),
 )
-def create_tasks(
+async def create_tasks(
     service: ServiceDep, request: Request, body: BatchCreateRequest
 ) -> ApiResponse[BatchCreatedSchema]:
     """All of them in one transaction, or none: an invalid item answers 400 naming its index
     (`tasks.3.task_type`) and creates nothing. `ids` follow the order of `tasks`. The body size limit
     applies to the whole batch."""
     specs = [(item.project_id, item.task_type, item.params) for item in body.tasks]
-    tasks = service.create_many(specs, actor=actor_of(request))
+    tasks = await in_thread(service.create_many, specs, actor=actor_of(request))
     data = BatchCreatedSchema(count=len(tasks), ids=[task.id for task in tasks])
     return ApiResponse(code=201, message=f"{len(tasks)} tasks created", data=data)
 
@@ -147,13 +150,17 @@ def create_tasks(
     response_model=ApiResponse[BulkCancelledSchema],
     responses=_errors(400, 413, 500, 503),
 )
-def cancel_tasks(
+async def cancel_tasks(
     service: ServiceDep, request: Request, body: BulkCancelRequest
 ) -> ApiResponse[BulkCancelledSchema]:
     """One statement: every match is `cancelled` when this answers, each with its timeline event, and
     the workers running any of them are told to stop. Tasks already finished are left alone."""
-    count = service.cancel_many(
-        body.project_id, status=body.status, task_type=body.task_type, actor=actor_of(request)
+    count = await in_thread(
+        service.cancel_many,
+        body.project_id,
+        status=body.status,
+        task_type=body.task_type,
+        actor=actor_of(request),
     )
     return ApiResponse(
         code=200, message=f"{count} tasks cancelled", data=BulkCancelledSchema(cancelled=count)
@@ -166,8 +173,9 @@ def cancel_tasks(
     response_model=ApiResponse[TaskDetailSchema],
     responses=_errors(400, 404, 500, 503),
 )
-def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDetailSchema]:
-    return ApiResponse(code=200, message="success", data=TaskDetailSchema.of(service.get(task_id)))
+async def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDetailSchema]:
+    task = await in_thread(service.get, task_id)
+    return ApiResponse(code=200, message="success", data=TaskDetailSchema.of(task))
 
 
 @router.post(
@@ -176,9 +184,9 @@ def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDetailSche
     response_model=ApiResponse[None],
     responses=_errors(400, 404, 500, 503),
 )
-def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) -> ApiResponse[None]:
+async def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) -> ApiResponse[None]:
     """The task is `cancelled` when this answers; a worker running it is told to stop."""
-    service.cancel(task_id, actor=actor_of(request))
+    await in_thread(service.cancel, task_id, actor=actor_of(request))
     return ApiResponse(code=200, message="Task cancelled", data=None)
 
 
@@ -188,9 +196,9 @@ def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) -> ApiRe
     response_model=ApiResponse[list[TaskEventSchema]],
     responses=_errors(400, 404, 500, 503),
 )
-def task_events(service: ServiceDep, task_id: TaskId) -> ApiResponse[list[TaskEventSchema]]:
+async def task_events(service: ServiceDep, task_id: TaskId) -> ApiResponse[list[TaskEventSchema]]:
     """Every change of the task (created, claimed, completed, failed, cancelled, released, rescued,
     lost) and what its worker saw (killed, timed_out), with who did it. A task deleted by retention
     answers 404 saying when."""
-    events = service.events(task_id)
+    events = await in_thread(service.events, task_id)
     return ApiResponse(code=200, message="success", data=[TaskEventSchema.of(event) for event in events])
