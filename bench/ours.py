@@ -76,16 +76,22 @@ class Setup:
 
 @contextmanager
 def store_url(setup: Setup, backend: str, label: str) -> Iterator[str]:
-    """A fresh, empty database of ``backend`` ("sqlite" or "postgres") for one measurement."""
+    """A fresh, empty database of ``backend`` ("sqlite" or "postgres") for one measurement, removed
+    afterwards."""
     if backend == "postgres":
         assert setup.pg_admin is not None
         with fresh_database(setup.pg_admin, label) as url:
             yield url
     else:
         path = setup.workdir / f"{label}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        yield f"sqlite:///{path}"
+        files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+        for file in files:
+            file.unlink(missing_ok=True)
+        try:
+            yield f"sqlite:///{path}"
+        finally:  # a 10,000,000-row file takes gigabytes: gone before the next measurement
+            for file in files:
+                file.unlink(missing_ok=True)
 
 
 def _epoch(value: Any) -> float:
