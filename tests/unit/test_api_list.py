@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskapi.api.schemas import TaskSchema
 from tests.helpers.server import (
     LIST_FIELDS,
     TASKS,
@@ -69,6 +70,19 @@ def test_list_items_carry_exactly_the_spec_list_fields(api: InProcessApi) -> Non
     assert item["status"] == "pending"
     assert item["progress"] == 0 and item["total"] == 0
     assert TIME_FORMAT.match(item["created_at"]), item["created_at"]
+
+
+def test_list_items_are_exactly_what_the_documented_schema_serialises(api: InProcessApi) -> None:
+    """The list encodes its rows directly (a fast path): they must equal the OpenAPI schema's output."""
+    for project in (1, 2):
+        api.create(project_id=project, task_type="search", query="q")
+        api.create(project_id=project, task_type="ocr", file="a.pdf")
+    complete(api.store, api.create(project_id=3, task_type="dedup"), {"kept": 1})
+
+    items = listed(api)
+    expected = [TaskSchema.of(task).model_dump(mode="json") for task in api.service.list(limit=50)]
+    assert items == expected
+    assert [list(item) for item in items] == [list(row) for row in expected]  # same key order
 
 
 def test_list_orders_by_created_at_descending_then_id_descending(api: InProcessApi) -> None:
