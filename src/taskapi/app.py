@@ -26,9 +26,18 @@ from taskapi.service import TaskService
 from taskapi.settings import Settings
 from taskapi.signals import Signals
 from taskapi.store import Store, open_store
-from taskapi.worker import Rescuer, Worker, WorkerOptions, every, handler_modules, load_handlers
+from taskapi.worker import (
+    Pruner,
+    Rescuer,
+    Worker,
+    WorkerOptions,
+    every,
+    handler_modules,
+    load_handlers,
+)
 
 log = logging.getLogger("taskapi")
+PRUNE_INTERVAL = WorkerOptions().prune_interval  # a server without a worker prunes as often as one
 
 
 def open_migrated_store(settings: Settings) -> Store:
@@ -148,24 +157,33 @@ def build_server_app(settings: Settings, tokens: AccessTokens | None = None) -> 
         embedded = (
             EmbeddedWorker(build_worker(settings, store, service.signals)) if settings.run_worker else None
         )
-        rescue = None
+        duties: list[asyncio.Task[None]] = []
         if embedded:
             embedded.start()
-        else:  # no worker here, but a server still rescues the tasks of dead workers
-            rescuer = Rescuer(store)
-            rescue = asyncio.create_task(
-                every(settings.rescue_interval, lambda: asyncio.to_thread(rescuer.run_once), "rescue")
+        else:  # no worker here, but a server still rescues dead workers' tasks and applies retention
+            rescuer = Rescuer(store, actor="rescuer server")
+            pruner = Pruner(store, settings.retention_days * 86_400)
+            duties.append(
+                asyncio.create_task(
+                    every(settings.rescue_interval, lambda: asyncio.to_thread(rescuer.run_once), "rescue")
+                )
             )
+            if pruner.retention_seconds > 0:
+                duties.append(
+                    asyncio.create_task(
+                        every(PRUNE_INTERVAL, lambda: asyncio.to_thread(pruner.run_once), "retention")
+                    )
+                )
         async with inner_lifespan(app):
             try:
                 yield
             finally:
                 if embedded:
                     await asyncio.to_thread(embedded.stop)
-                if rescue:
-                    rescue.cancel()
+                for duty in duties:
+                    duty.cancel()
                     with suppress(asyncio.CancelledError):
-                        await rescue
+                        await duty
                 store.close()
 
     app.router.lifespan_context = lifespan
