@@ -31,7 +31,7 @@ typecheck: install ## mypy --strict over src, tests and bench
 test: ## Run the whole test suite (benchmarks excluded); ARGS="-x tests/unit" passes pytest options
 	scripts/test $(ARGS)
 
-bench: install ## Benchmarks vs peers and raw limits, full (~40 min; ARGS="--only ours" passes options)
+bench: install ## Benchmarks vs peers and raw limits, full (~20 min here; ARGS="--only ours" passes options)
 	$(BIN)/python -m bench.run $(ARGS)
 
 bench-quick: install ## The same at small sizes (a few minutes); results in bench/results/
