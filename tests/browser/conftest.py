@@ -52,8 +52,10 @@ _projects = itertools.count(1000)
 # -- the browser -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module's tests. Not for the session: while Playwright's sync API runs, this
+    thread has a running event loop, and every later test that calls ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
         reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does)"
         if os.environ.get("CI") == "true":
