@@ -5,7 +5,7 @@
 BIN := .venv/bin
 CODE := src tests bench
 
-.PHONY: help install reinstall fmt lint typecheck test bench serve all clean
+.PHONY: help install reinstall fmt lint typecheck test bench bench-quick serve all clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
