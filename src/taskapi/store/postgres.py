@@ -267,6 +267,11 @@ class PostgresStore:
         ]
 
     def _insert(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
+        if len(news) == 1:
+            [new], [text] = news, texts
+            one = {"project_id": new.project_id, "task_type": str(new.task_type), "params": text}
+            [row] = self._fetch("postgres.task_insert_one", {**one, "actor": actor})
+            return [(row["id"], row["created_at"])]
         params = {
             "project_ids": [new.project_id for new in news],
             "task_types": [str(new.task_type) for new in news],

@@ -54,6 +54,24 @@ WITH inserted AS (
 )
 SELECT inserted.id, inserted.created_at FROM inserted CROSS JOIN announced CROSS JOIN changed
 
+-- name: postgres.task_insert_one
+-- task_insert for one task (the API's and most callers' case): a plain VALUES row instead of unnest,
+-- sort and DISTINCT; same writes (the row, its created event, the two notifications).
+WITH inserted AS (
+    INSERT INTO tasks (project_id, task_type, params, created_at)
+    VALUES (%(project_id)s::bigint, %(task_type)s::text, %(params)s::jsonb, statement_timestamp())
+    RETURNING id, task_type, created_at
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted
+), announced AS (
+    SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', task_type)::text) AS sent
+    FROM inserted
+), changed AS (
+    SELECT pg_notify('taskapi_changes', '')
+)
+SELECT inserted.id, inserted.created_at FROM inserted CROSS JOIN announced CROSS JOIN changed
+
 -- name: task_get
 SELECT * FROM tasks WHERE id = %(id)s::bigint
 
