@@ -146,6 +146,10 @@ class Worker:
         self._stopping = False
         self._force = False
         self._pending_writes: list[tuple[Completion, asyncio.Future[bool]]] = []
+        # Set while no claim is in flight: a task handed back at shutdown waits for it, or that
+        # claim could take the task again the moment it is pending.
+        self._claim_done = asyncio.Event()
+        self._claim_done.set()
         self._writer: asyncio.Task[None] | None = None
         self._max_attempts = {name: spec.max_attempts for name, spec in handlers.items()}
         # Cancels heard for tasks we do not hold (yet): a claim on its way back may bring one.
@@ -157,6 +161,8 @@ class Worker:
         """Claim and run tasks until stopped; with ``burst``, return once no task is left to run."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._claim_done = asyncio.Event()  # of this loop
+        self._claim_done.set()
         unsubscribe = self.signals.subscribe(self._on_signal) if self.signals else None
         unlisten = await asyncio.to_thread(self._listen)
         duties = self._start_duties()
@@ -277,11 +283,14 @@ class Worker:
             lease_seconds=self.options.lease_seconds,
             max_attempts=self._max_attempts,
         )
+        self._claim_done.clear()
         try:
             claimed = await asyncio.to_thread(self.store.task_claim, claim)
         except StoreUnavailable as exc:
             log.warning("claim failed, store unavailable: %s", exc)
             return []
+        finally:
+            self._claim_done.set()
         self.stats.claimed += len(claimed)
         for task in claimed:
             if task.attempt == 1 and task.started_at is not None:
@@ -342,6 +351,7 @@ class Worker:
         self._count(outcome)
         await self._record_observations(running, outcome)
         if outcome.kind == "stopped" and outcome.reason is StopReason.SHUTDOWN:
+            await self._claim_done.wait()
             reason = release_reason or "worker shutdown"
             released = await self._store_retrying(self.store.task_release, task.id, task.attempt, reason)
             self.stats.released += int(released)
