@@ -459,7 +459,8 @@ class Worker:
                 writes.append(ProgressWrite(running.task.id, running.task.attempt, progress, total))
         if writes:
             lost = await asyncio.to_thread(self.store.task_set_progress, writes, self.options.lease_seconds)
-            self._stop_lost(lost)
+            if lost:
+                await self._stop_lost(lost)
 
     async def check_cancels(self) -> None:
         """The fallback path for cancels from other processes: compare our tasks with the store.
@@ -483,11 +484,15 @@ class Worker:
             elif state.status is not TaskStatus.RUNNING:
                 running.stop(StopReason.LOST)
 
-    def _stop_lost(self, task_ids: list[int]) -> None:
+    async def _stop_lost(self, task_ids: list[int]) -> None:
+        """Stop the tasks whose write was refused: cancelled ones as cancelled (the flush often hears
+        of a cancel before its announcement does), the rest as no longer ours."""
+        states = await asyncio.to_thread(self.store.task_states, task_ids)
+        cancelled = {state.id for state in states if state.status is TaskStatus.CANCELLED}
         for task_id in task_ids:
             running = self._running.get(task_id)
             if running is not None:
-                running.stop(StopReason.LOST)
+                running.stop(StopReason.CANCELLED if task_id in cancelled else StopReason.LOST)
 
     async def _renew_leases(self) -> None:
         await asyncio.to_thread(self.lease_renewer.run_once)
