@@ -25,7 +25,7 @@ _RUN_BUCKETS = (0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
 
 PICKUP_SECONDS = Histogram(
     "taskapi_pickup_seconds",
-    "Time from a task's creation (or its return to pending) to a worker claiming it",
+    "Time from a task's creation to a worker claiming it (first attempts only)",
     ["task_type"],
     buckets=_LATENCY_BUCKETS,
 )

@@ -60,8 +60,9 @@ class Child:
         answer = self._answer
         if answer is not None and not answer.done():
             answer.set_result(None)
-        elif answer is None or answer.done():
-            # Readable with nobody waiting: the child died (EOF) between tasks. Stop watching; the
+        elif self.conn.poll():
+            # Readable with nobody waiting, and not the answer run() is about to read (the loop can
+            # report it once more before run() resumes): the child died (EOF). Stop watching; the
             # next run() sees the death.
             self.unwatch()
 

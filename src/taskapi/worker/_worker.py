@@ -347,9 +347,14 @@ class Worker:
     # -- the one place outcomes are written ------------------------------------------------------
 
     async def _persist(self, running: RunningTask, outcome: Outcome, release_reason: str = "") -> None:
-        task = running.task
         self._count(outcome)
+        # Noted before the outcome so the timeline reads timed out, killed, failed; only a timeout or
+        # a kill costs this round trip, and a failure to note them never prevents the outcome.
         await self._record_observations(running, outcome)
+        await self._persist_outcome(running, outcome, release_reason)
+
+    async def _persist_outcome(self, running: RunningTask, outcome: Outcome, release_reason: str) -> None:
+        task = running.task
         if outcome.kind == "stopped" and outcome.reason is StopReason.SHUTDOWN:
             await self._claim_done.wait()
             reason = release_reason or "worker shutdown"
@@ -400,7 +405,7 @@ class Worker:
         if events:
             try:
                 await asyncio.to_thread(self.store.task_events_add, events)
-            except StoreUnavailable as exc:  # the timeline misses a note; the outcome still lands
+            except Exception as exc:  # the timeline misses a note; the outcome has landed
                 log.warning("task %d: could not record %s: %s", task.id, events, exc)
 
     def _count(self, outcome: Outcome) -> None:
@@ -522,7 +527,7 @@ class Worker:
             running = self._running.get(signal.task_id)
             if running is not None:
                 running.stop(StopReason.CANCELLED)
-            else:
+            elif signal.worker_id == self.worker_id:  # ours, and our claim of it not back yet
                 self._remember_cancel(signal.task_id)
 
     def _remember_cancel(self, task_id: int) -> None:
