@@ -246,7 +246,7 @@ class TaskService:
         actor: str = DEFAULT_ACTOR,
     ) -> int:
         """Cancel every pending or running task of a project (only those in ``status``, only of
-        ``task_type``, when given) in one statement; each holding worker is told. Answer how many."""
+        ``task_type``, when given) in one transaction; each holding worker is told. Answer how many."""
         statuses = sorted(CANCELLABLE_STATUSES)
         if status is not None:
             wanted = check_status(status)

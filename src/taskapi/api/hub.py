@@ -184,14 +184,17 @@ class ChangeHub:
             self._head = await asyncio.to_thread(self.source.latest_event_id)
         except Exception as exc:  # the store is down: the first pass that reaches it takes the head
             log.warning("live stream: cannot read the change log's head yet: %s", exc)
-        self._unsubscribes = [subscribe(self.wake) for subscribe in self._wake_sources]
+        # In threads: a PostgreSQL listener waits for its LISTEN to be in place, and its stop joins.
+        self._unsubscribes = [
+            await asyncio.to_thread(subscribe, self.wake) for subscribe in self._wake_sources
+        ]
         self._task = asyncio.create_task(self._run(), name="taskapi-change-hub")
 
     async def stop(self) -> None:
         """End every stream, stop listening and reading."""
         self.close_streams()
         for unsubscribe in self._unsubscribes:
-            unsubscribe()
+            await asyncio.to_thread(unsubscribe)
         self._unsubscribes = []
         if self._task is not None:
             self._task.cancel()

@@ -161,7 +161,7 @@ async def create_tasks(
 async def cancel_tasks(
     service: ServiceDep, request: Request, body: BulkCancelRequest
 ) -> ApiResponse[BulkCancelledSchema]:
-    """One statement: every match is `cancelled` when this answers, each with its timeline event, and
+    """One transaction: every match is `cancelled` when this answers, each with its timeline event, and
     the workers running any of them are told to stop. Tasks already finished are left alone."""
     count = await in_thread(
         service.cancel_many,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -58,8 +59,8 @@ class Listener:
                     self._call(self._on_listening)
                     while not self._stopping.is_set():
                         for notify in conn.notifies(timeout=0.25):
-                            self._on_payload(notify.payload)
-            except psycopg.Error as exc:
+                            self._call(functools.partial(self._on_payload, notify.payload))
+            except Exception as exc:  # psycopg's errors and any other: reconnect, never die silently
                 self.listening.clear()
                 log.warning("LISTEN on %s lost (%s); reconnecting in %.1f s", self._where, exc, backoff)
                 self._stopping.wait(backoff)
@@ -72,7 +73,7 @@ class Listener:
         try:
             callback()
         except Exception:  # a listener's bug must not stop the notifications
-            log.exception("change listener failed")
+            log.exception("a notification listener failed")
 
 
 def deliver(payload: str, on_signal: Callable[[TaskSignal], None]) -> None:

@@ -174,7 +174,8 @@ def in_runs(task_id: int, runs: str) -> bool:
 
 
 class Store(Protocol):
-    """A task store. Methods are thread-safe; each runs in its own short transaction."""
+    """A task store. Methods are thread-safe; each runs in its own short transaction (pruning in
+    several, one per batch)."""
 
     dialect: str
 
