@@ -104,6 +104,9 @@ def test_a_worker_with_a_retention_prunes_finished_tasks_and_leaves_the_others(
     waiting = service.create(1, "search", {"mode": "gate", "gate": str(gate)})
     worker = make_worker(store, retention_seconds=0.2, prune_interval=0.05)
     with running(worker):
+        wait_until(
+            lambda: service.get(waiting.id).status is TaskStatus.RUNNING, what="the gated task running"
+        )
         wait_until(lambda: not store.task_get_many([done.id]), timeout=10, what="the finished task pruned")
         assert service.get(waiting.id).status is TaskStatus.RUNNING  # unfinished: kept
     with pytest.raises(TaskPruned, match=rf"Task {done.id} was pruned on .* \(retention 0.2 seconds\)"):
