@@ -5,21 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-WaitUntil = Callable[..., None]
+T = TypeVar("T")
+WaitUntil = Callable[..., object]
 
 
 def wait_until(
-    condition: Callable[[], bool], *, timeout: float = 5.0, interval: float = 0.001, what: str = "condition"
-) -> None:
-    """Return as soon as ``condition()`` holds; fail the test if it still does not after ``timeout`` s.
+    condition: Callable[[], T], *, timeout: float = 5.0, interval: float = 0.001, what: str = "condition"
+) -> T:
+    """Answer ``condition()`` as soon as it is truthy; fail the test if it is not after ``timeout`` s.
 
-    The stand-in for a sleep: tests wait for the state they need, never for a guessed duration.
+    The stand-in for a sleep: tests wait for the state they need, never for a guessed duration. The
+    one poll loop of the suite; a condition may fail the test itself (a process that died).
     """
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        value = condition()
+        if value:
+            return value
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)

@@ -12,7 +12,6 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import wait_until
 from tests.helpers.server import ServerProcess, free_port, stop_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,12 +137,12 @@ class Dashboard:
 
     def wait_for(self, task_id: int, *statuses: str, timeout: float = 15.0) -> dict[str, Any]:
         """The task once its status is one of ``statuses`` (fails the test after ``timeout`` s)."""
-        deadline = time.monotonic() + timeout
-        while (task := self.task(task_id))["status"] not in statuses:
-            if time.monotonic() >= deadline:
-                pytest.fail(f"task {task_id} still {task['status']} after {timeout} s, not {statuses}")
-            time.sleep(0.02)  # a poll interval inside a deadline
-        return task
+
+        def reached() -> dict[str, Any]:
+            task = self.task(task_id)
+            return task if task["status"] in statuses else {}  # an empty dict: not yet
+
+        return wait_until(reached, timeout=timeout, interval=0.02, what=f"task {task_id} to be {statuses}")
 
     def close(self) -> None:
         self.client.close()
@@ -162,12 +162,17 @@ def launch(
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=server_env)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", directory / "x.db", log_path)
-    deadline = time.monotonic() + timeout
-    while not _serves_the_page(server):
-        if process.poll() is not None or time.monotonic() >= deadline:
-            stop_server(server)
-            pytest.fail(f"the server did not serve the dashboard within {timeout} s:\n{server.log()}")
-        time.sleep(0.05)  # a poll interval inside a deadline
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode} on start:\n{server.log()}")
+        return _serves_the_page(server)
+
+    try:
+        wait_until(serving, timeout=timeout, interval=0.05, what="the server to serve the dashboard")
+    except BaseException:
+        stop_server(server)
+        raise
     return server
 
 

@@ -4,7 +4,6 @@ a task that does not exist."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TASKS, Dashboard
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow  # real server processes and a real browser
 
@@ -69,11 +69,7 @@ def test_detail_shows_params_result_error_and_timeline_in_utc(
 
 
 def _wait_for_file(path: Path, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"{path.name} did not appear within {timeout} s: the handler did not stop")
-        time.sleep(0.02)  # a poll interval inside a deadline
+    wait_until(path.exists, timeout=timeout, interval=0.02, what=f"{path.name}: the handler to stop")
     return path.read_text()
 
 

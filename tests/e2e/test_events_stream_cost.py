@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from taskapi.service import TaskService
+from tests.conftest import wait_until
 from tests.e2e.test_events_stream_postgres import pg_server
 from tests.helpers.server import ServerProcess, running_server
 from tests.integration.pg import cloned_database
@@ -80,10 +81,9 @@ def held_clients(server: ServerProcess, count: int) -> Iterator[Clients]:
     clients = Clients(f"{server.base_url}{EVENTS}", count)
     thread = threading.Thread(target=clients.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while clients.connected < count:
-        assert time.monotonic() < deadline, f"only {clients.connected} of {count} clients connected"
-        time.sleep(0.05)  # a poll interval inside a deadline
+    wait_until(
+        lambda: clients.connected >= count, timeout=60, interval=0.05, what=f"{count} clients connected"
+    )
     try:
         yield clients
     finally:
@@ -113,8 +113,7 @@ def changes_cpu(
             time.sleep(max(0.0, began + created / rate - time.monotonic()))  # pacing the load
         sent = time.monotonic()
         want = start_counts + created * clients.count
-        while sum(clients.received) < want and time.monotonic() - sent < 30:
-            time.sleep(0.01)  # a poll interval inside a deadline
+        wait_until(lambda: sum(clients.received) >= want, timeout=30, interval=0.01, what=f"{want} messages")
         caught_up = time.monotonic() - sent
         share = (cpu_seconds(server.process.pid) - before) / (time.monotonic() - began)
         assert sum(clients.received) >= want, f"{sum(clients.received)} of {want} messages arrived"

@@ -12,13 +12,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -91,11 +92,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 def _wait(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)  # a poll interval inside a deadline
+    wait_until(predicate, timeout=timeout, interval=0.05, what=what)
 
 
 def _status(base: str) -> int:

@@ -29,6 +29,7 @@ import psycopg
 import pytest
 
 from taskapi.service import TaskService
+from tests.conftest import wait_until
 from tests.helpers.server import TASKS, free_port
 from tests.integration.pg import cloned_database
 
@@ -57,11 +58,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)  # a poll interval inside a deadline
+    wait_until(condition, timeout=timeout, interval=0.05, what=what)
 
 
 class Cluster:

@@ -18,7 +18,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from taskapi.domain import Task
 from taskapi.service import TaskService
 from taskapi.store.base import Claim, Completion, Store
 from taskapi.store.sqlite import SQLiteStore
+from tests.conftest import wait_until
 
 LIST_FIELDS = frozenset({"id", "project_id", "task_type", "status", "progress", "total", "created_at"})
 DETAIL_FIELDS = LIST_FIELDS | {"params", "result", "error_message", "started_at", "completed_at"}
@@ -246,22 +246,18 @@ def start_server(
 
 
 def _wait_until_answering(server: ServerProcess, timeout: float, token: str | None = None) -> None:
-    deadline = time.monotonic() + timeout
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    while True:
+
+    def answering() -> bool:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode} on start:\n{server.log()}")
         try:
-            if (
-                httpx.get(f"{server.base_url}{TASKS}?limit=1", headers=headers, timeout=1.0).status_code
-                == 200
-            ):
-                return
+            response = httpx.get(f"{server.base_url}{TASKS}?limit=1", headers=headers, timeout=1.0)
         except httpx.TransportError:
-            pass
-        if time.monotonic() >= deadline:
-            pytest.fail(f"the server did not answer within {timeout} s:\n{server.log()}")
-        time.sleep(0.02)  # a poll interval inside a deadline, not a guess at how long start-up takes
+            return False
+        return response.status_code == 200
+
+    wait_until(answering, timeout=timeout, interval=0.02, what=f"the server to answer:\n{server.log()}")
 
 
 def stop_server(server: ServerProcess, timeout: float = 10.0) -> int:
@@ -302,11 +298,13 @@ def serving_in_thread(app: Any, startup_timeout: float = 10.0) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
     thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() >= deadline:
+
+    def started() -> bool:
+        if not thread.is_alive():
             pytest.fail("uvicorn did not start")
-        time.sleep(0.01)  # a poll interval inside a deadline
+        return bool(server.started)
+
+    wait_until(started, timeout=startup_timeout, interval=0.01, what="uvicorn to start")
     try:
         yield f"http://127.0.0.1:{config.port}"
     finally:

@@ -6,18 +6,16 @@ import asyncio
 import os
 import statistics
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from taskapi.domain import Task
 from taskapi.signals import Signals
 from taskapi.store.base import Store
 from taskapi.worker import Worker, WorkerOptions, load_handlers
+from tests.conftest import wait_until as shared_wait_until
 
 T = TypeVar("T")
 
@@ -27,15 +25,8 @@ TIMEOUTS = "tests.handlers.timeouts"
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
-    """Answer ``condition()`` as soon as it is truthy; fail the test if it is not within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.002)
+    """The suite's ``wait_until``, with the longer default that real workers need."""
+    return shared_wait_until(condition, timeout=timeout, interval=0.002, what=what)
 
 
 def fast_options(**overrides: Any) -> WorkerOptions:
