@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from taskapi.domain import NewEvent, NewTask, Task, TaskEvent, TaskQuery, TaskStatus, TaskType
+from taskapi.domain import (
+    OBSERVATION_KINDS,
+    NewEvent,
+    NewTask,
+    Task,
+    TaskEvent,
+    TaskQuery,
+    TaskStatus,
+    TaskType,
+)
 from taskapi.signals import TaskSignal
 
 
@@ -125,6 +134,25 @@ RunningProgress = tuple[int, int, int]
 
 DEFAULT_ACTOR = "api"
 PRUNE_BATCH = 1000
+
+
+def check_observations(events: Sequence[NewEvent]) -> None:
+    """Transitions write their own events; only a worker's observations may be added."""
+    for event in events:
+        if event.kind not in OBSERVATION_KINDS:
+            allowed = ", ".join(sorted(OBSERVATION_KINDS))
+            raise ValueError(f"{event.kind!s} is written by its transition; only {allowed} may be added")
+
+
+def prune_in_batches(prune_batch: Callable[[], int], limit: int) -> int:
+    """Run ``prune_batch`` (one batch of at most ``limit``, its own transaction, so locks stay short)
+    until a batch comes up short; answer how many were pruned in all."""
+    total = 0
+    while True:
+        count = prune_batch()
+        total += count
+        if count < limit:
+            return total
 
 
 def params_text(new: NewTask) -> str:

@@ -25,7 +25,6 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from taskapi.domain import (
-    OBSERVATION_KINDS,
     EventKind,
     NewEvent,
     NewTask,
@@ -53,9 +52,11 @@ from taskapi.store.base import (
     RescuedTask,
     RunningProgress,
     TaskState,
+    check_observations,
     created_task,
     in_runs,
     params_text,
+    prune_in_batches,
 )
 
 Row = dict[str, Any]
@@ -366,7 +367,7 @@ class PostgresStore:
     def task_events_add(self, events: Sequence[NewEvent]) -> int:
         if not events:
             return 0
-        _check_observations(events)
+        check_observations(events)
         params = {
             "task_ids": [event.task_id for event in events],
             "kinds": [str(event.kind) for event in events],
@@ -397,14 +398,8 @@ class PostgresStore:
         return QueueCounts(active, _utc(oldest), events)
 
     def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
-        """Batches of ``limit``, each its own statement (short locks), until a batch comes up short."""
-        total = 0
-        while True:
-            params = {"older_than_seconds": older_than_seconds, "limit": limit}
-            count = int(self._fetch("task_prune", params)[0]["count"])
-            total += count
-            if count < limit:
-                return total
+        params = {"older_than_seconds": older_than_seconds, "limit": limit}
+        return prune_in_batches(lambda: int(self._fetch("task_prune", params)[0]["count"]), limit)
 
     def task_pruned(self, task_id: int) -> PruneRecord | None:
         for row in self._fetch("task_pruned", {"id": task_id}):  # the few batches whose span holds it
@@ -480,14 +475,6 @@ class PostgresStore:
             return []
         rows = self._fetch("task_status_many", {"ids": list(task_ids)})
         return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
-
-
-def _check_observations(events: Sequence[NewEvent]) -> None:
-    """Transitions write their own events; only a worker's observations may be added."""
-    for event in events:
-        if event.kind not in OBSERVATION_KINDS:
-            allowed = ", ".join(sorted(OBSERVATION_KINDS))
-            raise ValueError(f"{event.kind!s} is written by its transition; only {allowed} may be added")
 
 
 def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> list[Row]:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from taskapi.domain import (
-    OBSERVATION_KINDS,
     EventKind,
     NewEvent,
     NewTask,
@@ -49,10 +48,12 @@ from taskapi.store.base import (
     RescuedTask,
     RunningProgress,
     TaskState,
+    check_observations,
     created_task,
     id_runs,
     in_runs,
     params_text,
+    prune_in_batches,
 )
 
 BUSY_TIMEOUT_MS = 10_000
@@ -346,10 +347,7 @@ class SQLiteStore:
     def task_events_add(self, events: Sequence[NewEvent]) -> int:
         if not events:
             return 0
-        for event in events:
-            if event.kind not in OBSERVATION_KINDS:
-                allowed = ", ".join(sorted(OBSERVATION_KINDS))
-                raise ValueError(f"{event.kind!s} is written by its transition; only {allowed} may be added")
+        check_observations(events)
         now = format_time(utcnow())
         rows = [
             {
@@ -388,13 +386,7 @@ class SQLiteStore:
         return QueueCounts(active, parse_time(oldest), events)
 
     def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
-        """Batches of ``limit``, each its own write transaction, until a batch comes up short."""
-        total = 0
-        while True:
-            count = self._prune_batch(older_than_seconds, limit)
-            total += count
-            if count < limit:
-                return total
+        return prune_in_batches(lambda: self._prune_batch(older_than_seconds, limit), limit)
 
     def _prune_batch(self, older_than_seconds: float, limit: int) -> int:
         moment = utcnow()
