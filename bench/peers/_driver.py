@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,16 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+@contextmanager
+def worker_running(spec: Spec, job: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker of this driver (``spawn_worker``) for the block; stopped however the block ends."""
+    process = spawn_worker(spec, job)
+    try:
+        yield process
+    finally:
+        stop_worker(process)
 
 
 def unsupported(spec: Spec, backend: str, reason: str) -> list[Result]:

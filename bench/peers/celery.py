@@ -23,11 +23,10 @@ from bench.peers._driver import (
     payload,
     pickups,
     row,
-    spawn_worker,
-    stop_worker,
     sync_body,
     time_calls,
     unsupported,
+    worker_running,
 )
 from bench.sinks import pid_alive
 
@@ -89,11 +88,8 @@ def drain(spec: Spec) -> list[Result]:
     body = payload(spec, sink, "d", "drain")
     for _ in range(spec.n_drain):
         task.delay(**body)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [drain_result(spec, BACKEND, sink, spec.n_drain, note="prefork pool")]
-    finally:
-        stop_worker(process)
 
 
 def pickup(spec: Spec) -> list[Result]:
@@ -101,11 +97,8 @@ def pickup(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, NO_ASYNC)
     sink = spec.sink("celery_pickup")
     _, task = _app(spec)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [pickups(spec, BACKEND, sink, lambda label: task.delay(**payload(spec, sink, label, "stamp")))]
-    finally:
-        stop_worker(process)
 
 
 def cancel(spec: Spec) -> list[Result]:
@@ -113,8 +106,7 @@ def cancel(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, NO_ASYNC)
     sink = spec.sink("celery_cancel")
     app, task = _app(spec)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [
             cancels(
                 spec,
@@ -126,8 +118,6 @@ def cancel(spec: Spec) -> list[Result]:
                 "revoke(terminate=True): SIGTERM to the pool process",
             )
         ]
-    finally:
-        stop_worker(process)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ from bench.peers._driver import (
     payload,
     pickups,
     row,
-    spawn_worker,
-    stop_worker,
     sync_body,
     time_calls,
     unsupported,
+    worker_running,
 )
 
 huey_api: Any = importlib.import_module("huey")
@@ -75,11 +74,8 @@ def drain(spec: Spec) -> list[Result]:
     body = payload(spec, sink, "d", "drain")
     for _ in range(spec.n_drain):
         task(body)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [drain_result(spec, BACKEND, sink, spec.n_drain, note="10 worker threads")]
-    finally:
-        stop_worker(process)
 
 
 def pickup(spec: Spec) -> list[Result]:
@@ -87,12 +83,9 @@ def pickup(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, NO_ASYNC)
     sink = spec.sink("huey_pickup")
     _, task = _huey(spec)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         note = "workers poll every 0.1 s"
         return [pickups(spec, BACKEND, sink, lambda label: task(payload(spec, sink, label, "stamp")), note)]
-    finally:
-        stop_worker(process)
 
 
 def cancel(spec: Spec) -> list[Result]:

@@ -16,6 +16,7 @@ import importlib
 import importlib.metadata
 import os
 import time
+from contextlib import closing
 from typing import Any
 
 from bench.peers._driver import (
@@ -28,11 +29,10 @@ from bench.peers._driver import (
     pickups,
     rate,
     row,
-    spawn_worker,
     stop_event,
-    stop_worker,
     sync_body,
     unsupported,
+    worker_running,
 )
 from bench.sinks import sink_write
 
@@ -157,14 +157,10 @@ def worker(spec: Spec) -> list[Result]:
 def pickup(spec: Spec) -> list[Result]:
     sink = spec.sink(f"oban_pickup_{spec.kind}")
     client = _Client(spec)
-    process = spawn_worker(spec, f"worker:{spec.kind}")
-    try:
+    with closing(client), worker_running(spec, f"worker:{spec.kind}"):
         result = pickups(
             spec, BACKEND, sink, lambda label: client.enqueue(payload(spec, sink, label, "stamp"))
         )
-    finally:
-        stop_worker(process)
-        client.close()
     return [result]
 
 
@@ -173,8 +169,7 @@ def cancel(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, "a def handler blocks the loop that would hear the cancel")
     sink = spec.sink("oban_cancel")
     client = _Client(spec)
-    process = spawn_worker(spec, "worker:async")
-    try:
+    with closing(client), worker_running(spec, "worker:async"):
         result = cancels(
             spec,
             BACKEND,
@@ -184,9 +179,6 @@ def cancel(spec: Spec) -> list[Result]:
             lambda _, start: stop_event(sink, start["tag"]),
             "cancel_job(): the handler polls job.cancelled()",
         )
-    finally:
-        stop_worker(process)
-        client.close()
     return [result]
 
 

@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import json
 import time
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +29,10 @@ from bench.peers._driver import (
     pickups,
     rate,
     row,
-    spawn_worker,
     stop_event,
-    stop_worker,
     sync_body,
     unsupported,
+    worker_running,
 )
 
 pgqueuer: Any = importlib.import_module("pgqueuer")
@@ -137,14 +137,10 @@ class _Client:
 def pickup(spec: Spec) -> list[Result]:
     sink = spec.sink(f"pgqueuer_pickup_{spec.kind}")
     client = _Client(spec)  # installs the schema before the worker looks for it
-    process = spawn_worker(spec, f"worker:{spec.kind}")
-    try:
+    with closing(client), worker_running(spec, f"worker:{spec.kind}"):
         result = pickups(
             spec, BACKEND, sink, lambda label: client.enqueue(payload(spec, sink, label, "stamp"))
         )
-    finally:
-        stop_worker(process)
-        client.close()
     return [result]
 
 
@@ -153,8 +149,7 @@ def cancel(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, "a def handler runs in asyncio.to_thread: nothing can stop it")
     sink = spec.sink("pgqueuer_cancel")
     client = _Client(spec)
-    process = spawn_worker(spec, "worker:async")
-    try:
+    with closing(client), worker_running(spec, "worker:async"):
         result = cancels(
             spec,
             BACKEND,
@@ -164,9 +159,6 @@ def cancel(spec: Spec) -> list[Result]:
             lambda _, start: stop_event(sink, start["tag"]),
             "mark_job_as_cancelled(): NOTIFY cancels the handler's cancel scope",
         )
-    finally:
-        stop_worker(process)
-        client.close()
     return [result]
 
 

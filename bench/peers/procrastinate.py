@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from contextlib import closing
 from typing import Any
 
 from bench.peers._driver import (
@@ -23,11 +24,10 @@ from bench.peers._driver import (
     payload,
     pickups,
     row,
-    spawn_worker,
     stop_event,
-    stop_worker,
     sync_body,
     time_calls,
+    worker_running,
 )
 
 procrastinate: Any = importlib.import_module("procrastinate")
@@ -106,24 +106,19 @@ def worker(spec: Spec) -> list[Result]:
 def pickup(spec: Spec) -> list[Result]:
     sink = spec.sink(f"procrastinate_pickup_{spec.kind}")
     app, tasks = _opened(spec)
-    process = spawn_worker(spec, f"worker:{spec.kind}")
-    try:
+    with closing(app), worker_running(spec, f"worker:{spec.kind}"):
         task = tasks[spec.kind]
         result = pickups(spec, BACKEND, sink, lambda label: task.defer(**payload(spec, sink, label, "stamp")))
-    finally:
-        stop_worker(process)
-        app.close()
     return [result]
 
 
 def cancel(spec: Spec) -> list[Result]:
     sink = spec.sink(f"procrastinate_cancel_{spec.kind}")
     app, tasks = _opened(spec)
-    process = spawn_worker(spec, f"worker:{spec.kind}")
     note = "cancel_job_by_id(abort=True): " + (
         "the job's asyncio task is cancelled" if spec.kind == "async" else "the handler polls should_abort()"
     )
-    try:
+    with closing(app), worker_running(spec, f"worker:{spec.kind}"):
         task = tasks[spec.kind]
         result = cancels(
             spec,
@@ -134,9 +129,6 @@ def cancel(spec: Spec) -> list[Result]:
             lambda _, start: stop_event(sink, start["tag"]),
             note,
         )
-    finally:
-        stop_worker(process)
-        app.close()
     return [result]
 
 

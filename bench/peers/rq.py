@@ -24,11 +24,10 @@ from bench.peers._driver import (
     payload,
     pickups,
     row,
-    spawn_worker,
-    stop_worker,
     sync_body,
     time_calls,
     unsupported,
+    worker_running,
 )
 from bench.sinks import pid_alive
 
@@ -78,11 +77,8 @@ def drain(spec: Spec) -> list[Result]:
     for begin in range(0, spec.n_drain, 1000):
         count = min(1000, spec.n_drain - begin)
         queue.enqueue_many([rq.Queue.prepare_data(FUNC, args=(body,)) for _ in range(count)])
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [drain_result(spec, BACKEND, sink, spec.n_drain, note="10 workers, a forked horse per job")]
-    finally:
-        stop_worker(process)
 
 
 def pickup(spec: Spec) -> list[Result]:
@@ -90,15 +86,12 @@ def pickup(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, NO_ASYNC)
     sink = spec.sink("rq_pickup")
     queue = _queue(spec)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [
             pickups(
                 spec, BACKEND, sink, lambda label: queue.enqueue(FUNC, payload(spec, sink, label, "stamp"))
             )
         ]
-    finally:
-        stop_worker(process)
 
 
 def cancel(spec: Spec) -> list[Result]:
@@ -106,8 +99,7 @@ def cancel(spec: Spec) -> list[Result]:
         return unsupported(spec, BACKEND, NO_ASYNC)
     sink = spec.sink("rq_cancel")
     queue = _queue(spec)
-    process = spawn_worker(spec, "worker:def")
-    try:
+    with worker_running(spec, "worker:def"):
         return [
             cancels(
                 spec,
@@ -119,8 +111,6 @@ def cancel(spec: Spec) -> list[Result]:
                 "send_stop_job_command(): the work horse is killed",
             )
         ]
-    finally:
-        stop_worker(process)
 
 
 if __name__ == "__main__":
