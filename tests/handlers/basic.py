@@ -108,11 +108,22 @@ async def _async_hog(ctx: TaskContext) -> Any:
     return {"hogged": True}
 
 
+class RaceLeash:
+    """How far ``race`` handlers may run ahead of a test's canceller: a task whose id is above
+    ``last_id`` waits (still running, so still cancellable) until the canceller moves it up. Without it
+    a fast worker on an idle machine, or a starved canceller on a loaded one, leaves every cancel on
+    the same side of the race."""
+
+    last_id: int | None = None
+
+
 async def _async_race(ctx: TaskContext) -> Any:
     """A few random tiny awaits: finishes at a random moment, racing a cancel."""
     rng = random.Random(ctx.task_id)
     for _ in range(rng.randint(0, 3)):
         await asyncio.sleep(rng.choice((0, 0, 0.001, 0.005)))
+    while RaceLeash.last_id is not None and ctx.task_id > RaceLeash.last_id:
+        await asyncio.sleep(0.001)
     return {"raced": ctx.task_id}
 
 
