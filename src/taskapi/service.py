@@ -51,6 +51,8 @@ Ids are drawn when a row is written, visibility comes at commit: on PostgreSQL t
 commit out of id order, so a missing id just below a young event may still appear. Past this age the
 gap is permanent (a rolled-back statement, a pruned event); no transition stays open this long.
 """
+HEAD_WINDOW = 1_000
+"""How many of the newest events ``latest_event_id`` reads to find where the settled log ends."""
 # Aliases for annotations inside TaskService, where ``list`` names its method.
 Events = list[TaskEvent]
 Progresses = list[RunningProgress]
@@ -287,8 +289,14 @@ class TaskService:
         return settled(page.events, after_event_id, page.now, timedelta(seconds=CHANGE_SETTLE_SECONDS))
 
     def latest_event_id(self) -> int:
-        """The id of the newest event (0 when none): where a reader of ``changes`` starts."""
-        return self.store.task_events_head()
+        """Where a reader of ``changes`` starts to see only what happens from now on (0 for an empty
+        log): the newest event id, held back below an id still missing under a young event, since
+        that id may yet commit (PostgreSQL) and a reader starting above it would never see it."""
+        head = self.store.task_events_head()
+        floor = max(0, head - HEAD_WINDOW)
+        page = self.store.task_changes(floor, HEAD_WINDOW)
+        kept = settled(page.events, floor, page.now, timedelta(seconds=CHANGE_SETTLE_SECONDS))
+        return kept[-1].id if kept else floor
 
     def running_progress(self) -> Progresses:
         """``(id, progress, total)`` of every running task: a cheap read for live progress."""
