@@ -14,8 +14,13 @@ T = TypeVar("T")
 
 
 def render_time(moment: datetime) -> str:
-    """The spec's rendering: ISO 8601 in UTC to the second, without an offset (``2025-03-12T10:00:00``)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """The spec's rendering: ISO 8601 in UTC to the second, without an offset (``2025-03-12T10:00:00``).
+
+    Three per listed task, so the common case (the stores answer in UTC) skips the conversion, and
+    ``isoformat`` is faster than ``strftime`` (and pads years below 1000, which ``%Y`` does not)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="seconds")[:19]
 
 
 ApiTime = Annotated[
