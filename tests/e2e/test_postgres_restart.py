@@ -96,8 +96,10 @@ def _wait(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> No
 
 
 def _status(base: str) -> int:
+    """The list's status code (0: no answer). While PostgreSQL is down a request waits up to the
+    pool's 5 s for a connection before it answers 503, so the client waits longer than that."""
     try:
-        return httpx.get(f"{base}{TASKS}?limit=1", timeout=5).status_code
+        return httpx.get(f"{base}{TASKS}?limit=1", timeout=15).status_code
     except httpx.TransportError:
         return 0
 
