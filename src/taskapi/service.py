@@ -51,6 +51,7 @@ Ids are drawn when a row is written, visibility comes at commit: on PostgreSQL t
 commit out of id order, so a missing id just below a young event may still appear. Past this age the
 gap is permanent (a rolled-back statement, a pruned event); no transition stays open this long.
 """
+_SETTLE = timedelta(seconds=CHANGE_SETTLE_SECONDS)
 HEAD_WINDOW = 1_000
 """How many of the newest events ``latest_event_id`` reads to find where the settled log ends."""
 # Aliases for annotations inside TaskService, where ``list`` names its method.
@@ -286,7 +287,7 @@ class TaskService:
         if isinstance(after_event_id, bool) or not isinstance(after_event_id, int) or after_event_id < 0:
             raise InvalidInput("after_event_id", f"must be an integer of at least 0, got {after_event_id!r}")
         page = self.store.task_changes(after_event_id, check_count("limit", limit, MAX_CHANGES))
-        return settled(page.events, after_event_id, page.now, timedelta(seconds=CHANGE_SETTLE_SECONDS))
+        return settled(page.events, after_event_id, page.now, _SETTLE)
 
     def latest_event_id(self) -> int:
         """Where a reader of ``changes`` starts to see only what happens from now on (0 for an empty
@@ -295,7 +296,7 @@ class TaskService:
         head = self.store.task_events_head()
         floor = max(0, head - HEAD_WINDOW)
         page = self.store.task_changes(floor, HEAD_WINDOW)
-        kept = settled(page.events, floor, page.now, timedelta(seconds=CHANGE_SETTLE_SECONDS))
+        kept = settled(page.events, floor, page.now, _SETTLE)
         return kept[-1].id if kept else floor
 
     def running_progress(self) -> Progresses:
