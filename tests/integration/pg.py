@@ -36,6 +36,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from taskapi.papers import PAPERS_COMPONENT
 from taskapi.store.postgres import PostgresStore
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -97,7 +98,8 @@ def drop_database(name: str) -> None:
 
 
 def _ensure_template() -> None:
-    """Create and migrate this session's template once; dropped when the interpreter exits."""
+    """Create and migrate this session's template once (the task store and the papers library);
+    dropped when the interpreter exits."""
     global _template_ready
     server_url()
     with _lock:
@@ -106,7 +108,7 @@ def _ensure_template() -> None:
         drop_database(TEMPLATE)  # a leftover of a crashed session that had this pid
         store = PostgresStore(create_database(TEMPLATE), min_size=1, max_size=1)
         try:
-            store.migrate()
+            store.migrate([PAPERS_COMPONENT])  # the task store's tables and the papers library's
         finally:
             store.close()
         _template_ready = True

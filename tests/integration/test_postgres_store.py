@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from taskapi.domain import Cursor, NewTask, StoreUnavailable, TaskQuery, TaskStatus, TaskType
+from taskapi.papers import PAPERS_COMPONENT
 from taskapi.store import postgres as postgres_module
 from taskapi.store._queries import load_migrations, load_queries, load_schema
 from taskapi.store.base import Claim, Completion, ProgressWrite
@@ -131,6 +132,7 @@ def test_migrations_build_exactly_the_canonical_schema(pg_store: PostgresStore) 
     with empty_database() as canonical_url:
         with psycopg.connect(canonical_url, autocommit=True) as conn:
             conn.execute(load_schema("postgres"))
+            conn.execute(load_schema("postgres", PAPERS_COMPONENT.package))  # the template has both
         canonical = catalog(canonical_url)
     migrated = catalog(pg_store.url)
     assert {entry[1] for entry in canonical} >= {"tasks", "schema_migrations"}
@@ -140,8 +142,9 @@ def test_migrations_build_exactly_the_canonical_schema(pg_store: PostgresStore) 
 
 def test_migrate_twice_is_a_no_op(pg_store: PostgresStore) -> None:
     before = catalog(pg_store.url)
-    assert pg_store.migrate() == []
-    assert applied_versions(pg_store.url) == [m.version for m in load_migrations("postgres")]
+    assert pg_store.migrate([PAPERS_COMPONENT]) == []
+    versions = [m.version for m in (*load_migrations("postgres"), *PAPERS_COMPONENT.migrations("postgres"))]
+    assert applied_versions(pg_store.url) == versions
     assert catalog(pg_store.url) == before
 
 

@@ -7,7 +7,7 @@ in Python code.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -28,14 +28,19 @@ class Migration:
     sql: str
 
 
-def _sql_dir(dialect: str) -> resources.abc.Traversable:
-    return resources.files("taskapi.store").joinpath("sql", dialect)
+TASKS = "taskapi.store"
+"""The package of the task store's own SQL; a component (the papers library) keeps its SQL the same way
+in its own package: ``<package>/sql/<dialect>/queries.sql`` and ``.../migrations/NNNN_name.sql``."""
+
+
+def _sql_dir(dialect: str, package: str = TASKS) -> resources.abc.Traversable:
+    return resources.files(package).joinpath("sql", dialect)
 
 
 @cache
-def load_queries(dialect: str) -> dict[str, str]:
-    """Every named query of ``dialect``; a duplicate name is a packaging bug and raises."""
-    text = _sql_dir(dialect).joinpath("queries.sql").read_text(encoding="utf-8")
+def load_queries(dialect: str, package: str = TASKS) -> dict[str, str]:
+    """Every named query of ``dialect`` in ``package``; a duplicate name is a packaging bug and raises."""
+    text = _sql_dir(dialect, package).joinpath("queries.sql").read_text(encoding="utf-8")
     parts = _NAME_LINE.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
@@ -51,9 +56,9 @@ def _strip_comments(body: str) -> str:
 
 
 @cache
-def load_migrations(dialect: str) -> tuple[Migration, ...]:
+def load_migrations(dialect: str, package: str = TASKS) -> tuple[Migration, ...]:
     """The dialect's migrations in version order (files named ``NNNN_description.sql``)."""
-    folder = _sql_dir(dialect).joinpath("migrations")
+    folder = _sql_dir(dialect, package).joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_FILE.match(entry.name)
@@ -62,9 +67,32 @@ def load_migrations(dialect: str) -> tuple[Migration, ...]:
     return tuple(sorted(found, key=lambda m: m.version))
 
 
-def load_schema(dialect: str) -> str:
+def load_schema(dialect: str, package: str = TASKS) -> str:
     """The canonical schema that all migrations together must produce (tested)."""
-    return _sql_dir(dialect).joinpath("schema.sql").read_text(encoding="utf-8")
+    return _sql_dir(dialect, package).joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """Tables of their own beside the task store's (the papers library), migrated with it, after it.
+
+    Its migrations are recorded in the same ``schema_migrations`` table as ``<name>/<version>``.
+    """
+
+    name: str
+    package: str
+
+    def migrations(self, dialect: str) -> tuple[Migration, ...]:
+        return tuple(
+            Migration(f"{self.name}/{m.version}", m.name, m.sql)
+            for m in load_migrations(dialect, self.package)
+        )
+
+
+def pending_migrations(dialect: str, components: Sequence[Component], done: set[str]) -> list[Migration]:
+    """The task store's migrations, then each component's, in order, without those already ``done``."""
+    everything = [*load_migrations(dialect), *(m for c in components for m in c.migrations(dialect))]
+    return [migration for migration in everything if migration.version not in done]
 
 
 def compose_task_list(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ from taskapi.domain import (
     TaskType,
 )
 from taskapi.signals import TaskSignal
+from taskapi.store._queries import Component
+from taskapi.store.db import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +210,18 @@ class Store(Protocol):
 
     dialect: str
 
-    def migrate(self) -> list[str]:
-        """Apply the migrations not yet applied; answer the versions applied now."""
+    def migrate(self, components: Sequence[Component] = ()) -> list[str]:
+        """Apply the migrations not yet applied (the task store's, then each component's); answer the
+        versions applied now."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """One write transaction for a repository that shares this database (committed at the end of
+        the block, rolled back on an exception)."""
+        ...
+
+    def reading(self) -> AbstractContextManager[Tx]:
+        """A connection for reads (autocommit: each statement sees the latest committed state)."""
         ...
 
     def close(self) -> None: ...

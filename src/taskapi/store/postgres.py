@@ -37,7 +37,13 @@ from taskapi.domain import (
 )
 from taskapi.signals import TaskSignal
 from taskapi.store._pg_listen import Listener, deliver
-from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
+from taskapi.store._queries import (
+    LIST_FILTERS,
+    Component,
+    compose_task_list,
+    load_queries,
+    pending_migrations,
+)
 from taskapi.store.base import (
     DEFAULT_ACTOR,
     PRUNE_BATCH,
@@ -58,6 +64,7 @@ from taskapi.store.base import (
     params_text,
     prune_in_batches,
 )
+from taskapi.store.db import PostgresTx
 
 Row = dict[str, Any]
 _LIST_FILTERS = LIST_FILTERS
@@ -229,15 +236,26 @@ class PostgresStore:
 
     # -- migrations -------------------------------------------------------------------------
 
-    def migrate(self) -> list[str]:
-        """One transaction under an advisory lock: concurrent migrators apply each version once."""
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresTx]:
+        """One transaction on a pooled connection for a repository's own statements."""
+        with self._connection() as conn, conn.transaction():
+            yield PostgresTx(conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[PostgresTx]:
+        """A pooled connection in autocommit."""
+        with self._connection() as conn:
+            yield PostgresTx(conn)
+
+    def migrate(self, components: Sequence[Component] = ()) -> list[str]:
+        """One transaction under an advisory lock: concurrent migrators apply each version once; the
+        task store's migrations first, then each component's."""
         applied_now: list[str] = []
         with self._connection() as conn, conn.transaction():
             conn.execute(self._queries["migrations_create_table"], prepare=False)
             done = {row["version"] for row in _fetch(conn, self._queries["migrations_applied"])}
-            for migration in load_migrations(self.dialect):
-                if migration.version in done:
-                    continue
+            for migration in pending_migrations(self.dialect, components, done):
                 conn.execute(migration.sql, prepare=False)
                 conn.execute(self._queries["migration_record"], {"version": migration.version})
                 applied_now.append(migration.version)

@@ -33,7 +33,13 @@ from taskapi.domain import (
 )
 from taskapi.signals import TaskSignal
 from taskapi.store._host_signals import HostSignals
-from taskapi.store._queries import LIST_FILTERS, compose_task_list, load_migrations, load_queries
+from taskapi.store._queries import (
+    LIST_FILTERS,
+    Component,
+    compose_task_list,
+    load_queries,
+    pending_migrations,
+)
 from taskapi.store.base import (
     DEFAULT_ACTOR,
     PRUNE_BATCH,
@@ -55,6 +61,7 @@ from taskapi.store.base import (
     params_text,
     prune_in_batches,
 )
+from taskapi.store.db import SQLiteTx
 
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("taskapi.store")
@@ -209,14 +216,24 @@ class SQLiteStore:
 
     # -- migrations -------------------------------------------------------------------------
 
-    def migrate(self) -> list[str]:
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteTx]:
+        """A write transaction for a repository's own statements (``BEGIN IMMEDIATE``: the one writer)."""
+        with self._write() as conn:
+            yield SQLiteTx(conn)
+
+    @contextmanager
+    def reading(self) -> Iterator[SQLiteTx]:
+        """This thread's connection in autocommit: each statement sees the latest committed state."""
+        yield SQLiteTx(self._connection())
+
+    def migrate(self, components: Sequence[Component] = ()) -> list[str]:
+        """The task store's migrations, then each component's, in one transaction."""
         applied_now: list[str] = []
         with self._write() as conn:
             conn.execute(self._queries["migrations_create_table"])
             done = {row["version"] for row in conn.execute(self._queries["migrations_applied"])}
-            for migration in load_migrations(self.dialect):
-                if migration.version in done:
-                    continue
+            for migration in pending_migrations(self.dialect, components, done):
                 for statement in _split_statements(migration.sql):
                     conn.execute(statement)
                 conn.execute(
