@@ -14,7 +14,7 @@ events it writes in the task's timeline.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,10 +111,24 @@ def _checked_params(value: object) -> tuple[dict[str, Any], str]:
     return params, text
 
 
-def check_new_task(project_id: object, task_type: object, params: object) -> NewTask:
+ParamsValidator = Callable[[dict[str, Any]], None]
+"""Checks one task type's params at creation; raises ``InvalidInput`` naming the field
+(``params.limit``). The handler that runs the type brings it, through the composition root."""
+
+
+def check_new_task(
+    project_id: object,
+    task_type: object,
+    params: object,
+    validators: Mapping[str, ParamsValidator] | None = None,
+) -> NewTask:
     """One task to create, checked as the single create and every item of a batch are."""
     checked, text = _checked_params({} if params is None else params)
-    return NewTask(check_id("project_id", project_id), check_task_type(task_type), checked, text)
+    new = NewTask(check_id("project_id", project_id), check_task_type(task_type), checked, text)
+    validate = None if validators is None else validators.get(new.task_type)
+    if validate is not None:
+        validate(checked)
+    return new
 
 
 def check_actor(actor: object) -> str:
@@ -137,11 +151,18 @@ def check_time(name: str, value: datetime | None) -> datetime | None:
 
 
 class TaskService:
-    """The task operations over a store; ``signals`` reaches workers in this process at once."""
+    """The task operations over a store; ``signals`` reaches workers in this process at once;
+    ``validators`` check each type's params at creation (none: params are taken as they are)."""
 
-    def __init__(self, store: Store, signals: Signals | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signals: Signals | None = None,
+        validators: Mapping[str, ParamsValidator] | None = None,
+    ) -> None:
         self.store = store
         self.signals = signals or Signals()
+        self.validators: Mapping[str, ParamsValidator] = validators or {}
 
     @classmethod
     @contextmanager
@@ -163,7 +184,7 @@ class TaskService:
         *,
         actor: str = DEFAULT_ACTOR,
     ) -> Task:
-        new = check_new_task(project_id, task_type, params)
+        new = check_new_task(project_id, task_type, params, self.validators)
         task = self.store.task_create(new, check_actor(actor))
         self.signals.publish(TaskSignal("created", task.id, task_type=task.task_type))
         return task
@@ -180,7 +201,7 @@ class TaskService:
         news = []
         for index, (project_id, task_type, params) in enumerate(specs):
             try:
-                news.append(check_new_task(project_id, task_type, params))
+                news.append(check_new_task(project_id, task_type, params, self.validators))
             except InvalidInput as exc:
                 raise InvalidInput(f"tasks.{index}.{exc.field}", exc.detail) from None
         tasks = self.store.task_create_many(news, check_actor(actor))

@@ -21,12 +21,14 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from taskapi.worker._slots import SharedSlot
 from taskapi.worker.context import TaskCancelled, TaskContext
 from taskapi.worker.registry import load_handlers
+from taskapi.worker.resources import ProcessResources, ResourceSpec
 from taskapi.worker.results import describe_error, normalise_result
 
 _PR_SET_PDEATHSIG = 1
@@ -73,7 +75,9 @@ def _let_the_forkserver_go() -> None:
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
-def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
+def child_main(
+    conn: Connection, shared: Any, modules: list[str], resource_spec: ResourceSpec | None = None
+) -> None:
     """Serve tasks until told to exit or until the worker's end of the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     _die_with_parent()
@@ -82,17 +86,23 @@ def child_main(conn: Connection, shared: Any, modules: list[str]) -> None:
     slot = SharedSlot(shared)
     _Interrupts.slot = slot
     signal.signal(INTERRUPT, _on_interrupt)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        conn.send(_run_one(handlers, slot, message))
+    resources = ProcessResources(resource_spec)  # opened after the fork, on first use
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            if message is None:
+                return
+            conn.send(_run_one(handlers, slot, message, resources.get))
+    finally:
+        resources.close()
 
 
-def _run_one(handlers: dict[str, Any], slot: SharedSlot, message: tuple[Any, ...]) -> tuple[str, Any]:
+def _run_one(
+    handlers: dict[str, Any], slot: SharedSlot, message: tuple[Any, ...], resources: Callable[[], Any]
+) -> tuple[str, Any]:
     task_id, project_id, task_type, params, attempt = message
     ctx = TaskContext(
         task_id=task_id,
@@ -102,6 +112,7 @@ def _run_one(handlers: dict[str, Any], slot: SharedSlot, message: tuple[Any, ...
         attempt=attempt,
         slot=slot,
         on_noticed=_disarm,
+        resources=resources,
     )
     try:
         _Interrupts.armed = True

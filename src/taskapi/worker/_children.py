@@ -21,6 +21,7 @@ from typing import Any
 
 from taskapi.worker._child import INTERRUPT, child_main
 from taskapi.worker._slots import SHARED_FIELDS, SharedSlot
+from taskapi.worker.resources import ResourceSpec
 
 log = logging.getLogger("taskapi.worker")
 
@@ -100,8 +101,9 @@ class Child:
 class ChildPool:
     """Up to ``size`` children, started on demand and reused; a killed child is simply not returned."""
 
-    def __init__(self, modules: list[str], size: int) -> None:
+    def __init__(self, modules: list[str], size: int, resources: ResourceSpec | None = None) -> None:
         self._modules = modules
+        self._resources = resources
         self._size = size
         self._idle: list[Child] = []
         self._all: set[Child] = set()
@@ -119,7 +121,10 @@ class ChildPool:
         parent_end, child_end = context.Pipe(duplex=True)
         shared = context.RawArray("q", SHARED_FIELDS)
         process = context.Process(  # type: ignore[attr-defined]
-            target=child_main, args=(child_end, shared, self._modules), name="taskapi-handler", daemon=True
+            target=child_main,
+            args=(child_end, shared, self._modules, self._resources),
+            name="taskapi-handler",
+            daemon=True,
         )
         process.start()
         child_end.close()

@@ -61,6 +61,7 @@ class RunningTask:
     began_at: float | None = None  # when its handler started (None while it waits for a slot)
     stop_asked_at: float | None = None  # when the first stop was asked
     interrupt: Callable[[], object] | None = None  # stops a sync handler at once (set while it runs)
+    resources: Callable[[], Any] | None = None  # the handlers' resources of this process
 
     def stop(self, reason: StopReason) -> None:
         """Ask the handler to stop; the first reason wins (a cancel is not turned into a timeout)."""
@@ -84,6 +85,7 @@ class RunningTask:
             params=task.params,
             attempt=task.attempt,
             slot=self.slot,
+            resources=self.resources,
         )
 
 

@@ -33,6 +33,7 @@ from taskapi.worker._children import ChildPool
 from taskapi.worker._duties import LeaseRenewer, Pruner, Rescuer, every
 from taskapi.worker._runner import Outcome, RunningTask, StopReason, run_async, run_in_child
 from taskapi.worker.registry import HandlerSpec
+from taskapi.worker.resources import ProcessResources, ResourceSpec
 
 log = logging.getLogger("taskapi.worker")
 T = TypeVar("T")
@@ -123,6 +124,7 @@ class Worker:
         options: WorkerOptions | None = None,
         signals: Signals | None = None,
         worker_id: str | None = None,
+        resources: ResourceSpec | None = None,
     ) -> None:
         if not handlers:
             raise ValueError("a worker needs at least one handler")
@@ -135,7 +137,9 @@ class Worker:
         self.rescuer = Rescuer(store, actor=f"rescuer {self.worker_id}")
         self.pruner = Pruner(store, self.options.retention_seconds)
         self.lease_renewer = LeaseRenewer(store, self.worker_id, self.options.lease_seconds)
-        self._pool = ChildPool(modules, self.options.concurrency)
+        self._pool = ChildPool(modules, self.options.concurrency, resources)
+        # Async handlers' resources, opened in this process (with this worker's store) on first use.
+        self.resources = ProcessResources(resources, store)
         self._running: dict[int, RunningTask] = {}  # every task we hold: started or waiting in _ready
         self._ready: deque[RunningTask] = deque()  # claimed, waiting for a free slot
         self._busy = 0  # slots whose handler runs
@@ -184,6 +188,7 @@ class Worker:
             await asyncio.to_thread(unlisten)
             self._pool.unwatch()
             await asyncio.to_thread(self._pool.close)
+            await asyncio.to_thread(self.resources.close)
             log.info("worker %s stopped: %s", self.worker_id, self.stats)
 
     def _listen(self) -> Callable[[], None]:
@@ -299,7 +304,7 @@ class Worker:
         return claimed
 
     def _hold(self, task: Task) -> None:
-        running = RunningTask(task=task, spec=self.handlers[task.task_type])
+        running = RunningTask(task=task, spec=self.handlers[task.task_type], resources=self.resources.get)
         self._running[task.id] = running
         self._ready.append(running)
         if self._recent_cancels.pop(task.id, None) is not None:

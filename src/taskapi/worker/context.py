@@ -27,7 +27,16 @@ class TaskSlot(Protocol):
 class TaskContext:
     """The handler's view of its task (``ctx``): params, ids, progress and cancellation."""
 
-    __slots__ = ("_on_noticed", "_slot", "attempt", "params", "project_id", "task_id", "task_type")
+    __slots__ = (
+        "_on_noticed",
+        "_resources",
+        "_slot",
+        "attempt",
+        "params",
+        "project_id",
+        "task_id",
+        "task_type",
+    )
 
     def __init__(
         self,
@@ -39,6 +48,7 @@ class TaskContext:
         attempt: int,
         slot: TaskSlot,
         on_noticed: Callable[[], None] | None = None,
+        resources: Callable[[], Any] | None = None,
     ) -> None:
         self.task_id = task_id
         self.project_id = project_id
@@ -49,6 +59,15 @@ class TaskContext:
         # Told when the handler has seen its stop: from then on it is stopping by itself, and must
         # not be interrupted (in a child process) in the middle of its clean-up.
         self._on_noticed = on_noticed
+        self._resources = resources
+
+    @property
+    def resources(self) -> Any:
+        """What the composition root gives handlers (the built-in pipeline: the papers library, the
+        file store, the sources' settings), opened once per process on first use."""
+        if self._resources is None:
+            raise RuntimeError("this worker has no handler resources configured")
+        return self._resources()
 
     @property
     def cancelled(self) -> bool:

@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-BUILTIN_MODULES = ("taskapi.pipeline.builtin",)
+BUILTIN_MODULES = (
+    "taskapi.pipeline.builtin",
+    "taskapi.pipeline.handlers.search",
+    "taskapi.pipeline.handlers.dedup",
+    "taskapi.pipeline.handlers.crawl",
+)
 DEFAULT_MAX_ATTEMPTS = 3
 _MARK = "__taskapi_handler__"
 
@@ -30,15 +35,22 @@ class HandlerSpec:
     timeout: float | None
     max_attempts: int
     module: str
+    validate: Callable[[dict[str, Any]], None] | None = None
 
 
 def handler(
-    task_type: str, *, timeout: float | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    task_type: str,
+    *,
+    timeout: float | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    validate: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[F], F]:
     """Make ``func`` the handler of ``task_type`` (a module loaded later overrides an earlier one).
 
     ``timeout`` (seconds) fails a run that takes longer; ``max_attempts`` bounds how often a task is
-    tried again after its worker was lost.
+    tried again after its worker was lost; ``validate(params)`` checks a task's params when it is
+    created (raising ``InvalidInput`` naming the field), so bad params answer 400 instead of failing
+    later. A module that overrides a type brings its own validation, or none.
     """
     if timeout is not None and timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -53,6 +65,7 @@ def handler(
             timeout=timeout,
             max_attempts=max_attempts,
             module=func.__module__,
+            validate=validate,
         )
         setattr(func, _MARK, spec)
         return func
@@ -70,6 +83,11 @@ def load_handlers(modules: Iterable[str], *, builtin: bool = True) -> dict[str, 
             if isinstance(spec, HandlerSpec) and spec.module == module.__name__:
                 found[spec.task_type] = spec
     return found
+
+
+def params_validators(handlers: dict[str, HandlerSpec]) -> dict[str, Callable[[dict[str, Any]], None]]:
+    """The creation-time params check of each type whose handler has one."""
+    return {task_type: spec.validate for task_type, spec in handlers.items() if spec.validate is not None}
 
 
 def handler_modules(modules: Iterable[str], *, builtin: bool = True) -> list[str]:
