@@ -33,6 +33,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from taskapi.app import PIPELINE_COMPONENTS, open_migrated_store, params_validators_for
+from taskapi.cli_papers import papers_app
 from taskapi.domain import (
     CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
@@ -76,6 +78,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+app.add_typer(papers_app, name="papers")
 
 DbOption = Annotated[
     str | None,
@@ -168,13 +171,16 @@ def _settings(db: str | None, **overrides: object) -> Settings:
 
 
 @contextmanager
-def _service(db: str | None) -> Iterator[TaskService]:
-    """The migrated service for one command, with every failure mapped to its exit code."""
-    url = _settings(db).database_url
+def _service(db: str | None, *, validating: bool = False) -> Iterator[TaskService]:
+    """The migrated service for one command, with every failure mapped to its exit code; ``validating``
+    checks new tasks' params with the configured handlers' rules, as the API does."""
+    settings = _settings(db)
+    url = settings.database_url
     with _exit_codes(), ExitStack() as stack:
         with _opening(url):
-            service = stack.enter_context(TaskService.open(url))
-        yield service
+            store = open_migrated_store(settings)
+        stack.callback(store.close)
+        yield TaskService(store, validators=params_validators_for(settings) if validating else None)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -420,7 +426,7 @@ def migrate(db: DbOption = None) -> None:
         with _opening(url):
             store = open_store(url)
         try:
-            applied = store.migrate()
+            applied = store.migrate(PIPELINE_COMPONENTS)
         finally:
             store.close()
     if applied:
@@ -445,7 +451,7 @@ def submit(
 ) -> None:
     """Create a task; it waits as pending until a worker claims it."""
     values = _parse_params(params)
-    with _service(db) as service:
+    with _service(db, validating=True) as service:
         task = service.create(project, task_type, values, actor=CLI_ACTOR)
     _print_detail(task, as_json, title=f"Task {task.id} created")
 

@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./taskapi.db"
+DEFAULT_SOURCE_MIN_INTERVAL = {"semantic_scholar": 1.0, "arxiv": 3.0, "openalex": 0.1, "crossref": 1.0}
+"""Seconds between two requests to a source, for the whole deployment (its published limits)."""
 
 
 def default_concurrency() -> int:
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     log_level: str = "info"
     max_body_bytes: int = Field(1024 * 1024, ge=1)
+    max_import_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="largest body of POST /api/v1/papers (10,000 records)"
+    )
     handlers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="handler modules, comma-separated"
     )
@@ -55,6 +60,53 @@ class Settings(BaseSettings):
     events_keepalive: float = Field(
         15.0, gt=0, description="seconds between keep-alive comments on a quiet stream"
     )
+
+    # -- the pipeline's sources and files (PIPELINE.md "Settings") --------------------------------
+    semantic_scholar_url: str = "https://api.semanticscholar.org/graph/v1"
+    semantic_scholar_api_key: SecretStr | None = None
+    arxiv_url: str = "https://export.arxiv.org/api"
+    openalex_url: str = "https://api.openalex.org"
+    openalex_api_key: SecretStr | None = None
+    crossref_url: str = "https://api.crossref.org"
+    contact_email: str | None = Field(None, description="the mailto and User-Agent contact of the sources")
+    source_min_interval: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_SOURCE_MIN_INTERVAL),
+        description="seconds between requests per source, e.g. semantic_scholar=1,arxiv=3",
+    )
+    source_timeout: float = Field(30.0, gt=0, description="seconds a source request may take")
+    unpaywall_url: str = Field(
+        "https://api.unpaywall.org/v2", description="Unpaywall for crawl's DOI lookups (empty: none)"
+    )
+    data_dir: Path = Field(Path("./taskapi-data"), description="the file store (PDFs), shared by workers")
+    crawl_allow_private_hosts: bool = Field(
+        False, description="let crawl fetch loopback and private addresses (tests; never in production)"
+    )
+    crawl_host_interval: float = Field(1.0, ge=0, description="seconds between two downloads from one host")
+
+    @field_validator("source_min_interval", mode="before")
+    @classmethod
+    def _parse_intervals(cls, value: object) -> object:
+        """``semantic_scholar=1,arxiv=3``: the sources named override the defaults, the rest keep them."""
+        if not isinstance(value, str):
+            return value
+        intervals = dict(DEFAULT_SOURCE_MIN_INTERVAL)
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, sep, seconds = part.partition("=")
+            name = name.strip()
+            if not sep or name not in DEFAULT_SOURCE_MIN_INTERVAL:
+                raise ValueError(
+                    f"expected source=seconds with a source among {', '.join(DEFAULT_SOURCE_MIN_INTERVAL)},"
+                    f" got {part!r}"
+                )
+            try:
+                intervals[name] = float(seconds)
+            except ValueError:
+                raise ValueError(f"{name}: {seconds.strip()!r} is not a number of seconds") from None
+            if not intervals[name] >= 0:
+                raise ValueError(f"{name}: the interval must be 0 or more seconds")
+        return intervals
 
     @field_validator("handlers", mode="before")
     @classmethod

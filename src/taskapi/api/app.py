@@ -17,10 +17,12 @@ from taskapi.api.hub import ChangeHub, HubCollector, HubOptions, WakeSource
 from taskapi.api.limits import BodySizeLimit
 from taskapi.api.routes_dashboard import router as dashboard_router
 from taskapi.api.routes_ops import router as ops_router
+from taskapi.api.routes_papers import DEFAULT_MAX_IMPORT_BYTES, PapersBodyLimit, install_papers
 from taskapi.api.routes_stream import router as stream_router
 from taskapi.api.routes_tasks import router as tasks_router
 from taskapi.domain import TaskType
 from taskapi.metrics import StoreCollector
+from taskapi.papers.service import PaperService
 from taskapi.service import TaskService
 
 __all__ = ["create_app"]
@@ -33,11 +35,16 @@ def create_app(
     tokens: AccessTokens | None = None,
     hub_options: HubOptions | None = None,
     listen: bool = True,
+    papers: PaperService | None = None,
+    max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES,
 ) -> FastAPI:
     """The API over ``service``; the caller owns the service's lifetime (see ``taskapi.app``).
 
     The app's lifespan runs the change hub of the live stream: it wakes on the service's in-process
-    signals and, when ``listen`` and the store can, on the store's change notifications."""
+    signals and, when ``listen`` and the store can, on the store's change notifications.
+
+    With ``papers``, the papers library's routes too; their import takes bodies up to
+    ``max_import_bytes``, every other route keeps ``max_body_bytes``."""
     hub = ChangeHub(service, hub_options, _wake_sources(service, listen=listen))
 
     @asynccontextmanager
@@ -62,7 +69,11 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(stream_router)  # before the task routes: /tasks/events is not /tasks/{id}
     app.include_router(tasks_router)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if papers is None:
+        app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    else:
+        install_papers(app, papers)
+        app.add_middleware(PapersBodyLimit, max_bytes=max_body_bytes, import_bytes=max_import_bytes)
     app.add_middleware(AccessControl, tokens=tokens or AccessTokens())  # outermost: refuse before the body
     _document_the_api(app, secured=bool(tokens))
     return app

@@ -22,11 +22,12 @@ from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, T
 
 log = logging.getLogger("taskapi.api")
 
-_BODY_FIELDS = frozenset({"project_id", "task_type", "params", "tasks", "status"})
+_BODY_FIELDS = frozenset({"project_id", "task_type", "params", "tasks", "status", "papers"})
 _TASK_FIELDS = "project_id, task_type, params"
 _ALLOWED_FIELDS = {  # the fields of each body, by the path's last segment (a batch item is a task)
     "batch": "tasks",
     "cancel": "project_id, status, task_type",
+    "papers": "project_id, papers",
 }
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _LOCATIONS = {"query": "query parameter", "path": "path parameter", "body": "body", "header": "header"}

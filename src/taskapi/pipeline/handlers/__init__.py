@@ -1,0 +1,1 @@
+"""The built-in handlers of the pipeline's library steps: one module per task type."""
