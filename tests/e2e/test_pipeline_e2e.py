@@ -121,7 +121,8 @@ def test_bad_pipeline_params_answer_400_naming_the_field(pipeline_server: Server
         ("search", {"query": "x", "limit": 0}, "params.limit"),
         ("search", {"query": "x", "limit": 10_001}, "params.limit"),
         ("search", {"query": "x", "year": "twenty"}, "params.year"),
-        ("search", {"sources": ["arxiv"]}, "params.query"),
+        ("search", {"query": "  ", "sources": ["arxiv"]}, "params.query"),
+        ("search", {"query": 42}, "params.query"),
         ("crawl", {"paper_ids": 7}, "params.paper_ids"),
         ("dedup", {"title_threshold": "high"}, "params.title_threshold"),
     ]

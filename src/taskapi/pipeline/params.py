@@ -82,8 +82,10 @@ class SearchParams:
     open_access_only: bool
 
     @classmethod
-    def read(cls, params: Mapping[str, Any]) -> SearchParams:
+    def read(cls, params: Mapping[str, Any], *, query_required: bool = True) -> SearchParams:
         query = params.get("query")
+        if query is None and not query_required:
+            query = "-"
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput(_field("query"), "must be a non-empty string")
         if len(query) > MAX_QUERY_CHARS:
@@ -168,7 +170,9 @@ def _paper_ids(value: object) -> tuple[int, ...] | None:
 
 
 def validate_search(params: dict[str, Any]) -> None:
-    SearchParams.read(params)
+    """Every param given must be right; a task created without a query (the Task API lets a caller
+    create any type with empty params) is accepted and fails when it runs, saying so."""
+    SearchParams.read(params, query_required=False)
 
 
 def validate_dedup(params: dict[str, Any]) -> None:
