@@ -7,7 +7,8 @@ The papers are made up but shaped like a project's library after a few searches:
 authors, titles of 4-16 words, venues, volumes, pages, DOIs on most; a fifth of the works come twice
 or more, as another source exports them (the title's case and punctuation changed, a typo, a
 diacritic lost; the authors in another format; the DOI missing; the venue abbreviated; pages
-written "123-30"), some as an arXiv preprint beside the journal version. Near misses that must stay
+written "123-30"; the subtitle or all authors but the first dropped; "[Review]" added; a year
+later), some as an arXiv preprint beside the journal version. Near misses that must stay
 apart are planted too: an editor's "Editorial" in every issue, "Part I" / "Part II", a title with
 ": A Survey" added by the same authors, the same title ten years apart.
 
@@ -124,6 +125,8 @@ class Maker:
         rng = self.rng
         authors = [(rng.choice(self.surnames), rng.choice(GIVEN)) for _ in range(rng.randint(1, 8))]
         title = " ".join(rng.choice(self.words) for _ in range(rng.randint(4, 16))).capitalize()
+        if rng.random() < 0.2:
+            title += ": " + " ".join(rng.choice(self.words) for _ in range(rng.randint(3, 6)))
         doi = f"10.{rng.randint(1000, 9999)}/{self._word(2, 3)}.{rng.randint(1, 10**6)}"
         first = rng.randint(2, 3000)
         return Work(
@@ -164,7 +167,10 @@ class Maker:
     def variant(self, work: Work) -> DedupPaper:
         rng = self.rng
         changes: dict[str, Any] = {"title": self._title_variant(work.title)}
-        changes["authors"] = tuple(self._author_format(surname, given) for surname, given in work.authors)
+        authors = work.authors if rng.random() < 0.85 else work.authors[:1]  # "Smith J, et al."
+        changes["authors"] = tuple(self._author_format(surname, given) for surname, given in authors)
+        if rng.random() < 0.1:  # online first one year, in print the next
+            changes["year"] = work.year + 1
         if rng.random() < 0.5:
             changes["doi"] = None
         if rng.random() < 0.3:
@@ -209,6 +215,10 @@ class Maker:
             return title[:at] + rng.choice("abcdefghij") + title[at + 1 :]
         if choice < 0.85:
             return "".join(DIACRITICS.get(c, c) if rng.random() < 0.1 else c for c in title)
+        if choice < 0.92 and ": " in title:
+            return title.split(": ")[0]  # the subtitle dropped
+        if choice < 0.96:
+            return title + rng.choice([" [Review]", " (Structured abstract)", ". [Chinese]"])
         return title
 
     def _author_format(self, surname: str, given: str) -> str:
@@ -261,11 +271,13 @@ def library(size: int, seed: int) -> tuple[list[DedupPaper], list[list[int]]]:
     for work in works:
         work.copies.append(maker.paper(work))
     rng = maker.rng
-    while len(papers) + sum(len(w.copies) for w in works) < size:
+    made = len(works)
+    while made < size:
         work = rng.choice(works)
         if work.title == "Editorial" or ": A Survey" in work.title or "part I" in work.title:
             continue
         work.copies.append(maker.preprint(work) if rng.random() < 0.15 else maker.variant(work))
+        made += 1
     for work in works:
         papers += work.copies
     order = list(range(len(papers)))

@@ -13,67 +13,39 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from types import FrameType
-from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from taskapi.api import create_app
 from taskapi.api.auth import AccessTokens, load_tokens
 from taskapi.api.hub import ChangeHub, HubOptions
 from taskapi.domain import InvalidInput
-from taskapi.papers import PAPERS_COMPONENT
 from taskapi.papers.files import LocalFileStore
 from taskapi.papers.repository import PapersRepository
 from taskapi.papers.service import PaperService
-from taskapi.service import ParamsValidator, TaskService
+from taskapi.service import TaskService
 from taskapi.settings import Settings
 from taskapi.signals import Signals
-from taskapi.store import Store, open_store
+from taskapi.store import Store
+from taskapi.wiring import (
+    open_migrated_store,
+    params_validators_for,
+    pipeline_resources,
+    redacted,
+)
 from taskapi.worker import (
     Pruner,
     Rescuer,
-    ResourceSpec,
     Worker,
     WorkerOptions,
     every,
     handler_modules,
     load_handlers,
-    params_validators,
 )
 
 log = logging.getLogger("taskapi")
-PIPELINE_FACTORY = "taskapi.pipeline.resources:open_pipeline"
-"""Opens the built-in pipeline's resources in each process (named, so the worker never imports it)."""
 PRUNE_INTERVAL = WorkerOptions().prune_interval  # a server without a worker prunes as often as one
-
-
-PIPELINE_COMPONENTS = (PAPERS_COMPONENT,)
-"""Tables beside the task store's: the papers library, migrated with it, after it."""
-
-
-def open_migrated_store(settings: Settings) -> Store:
-    """The configured store with every migration applied (the service never runs on an old schema)."""
-    store = open_store(
-        settings.database_url, pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size
-    )
-    try:
-        applied = store.migrate(PIPELINE_COMPONENTS)
-    except BaseException:
-        store.close()
-        raise
-    if applied:
-        log.info("applied migrations %s to %s", ", ".join(applied), redacted(settings.database_url))
-    return store
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
@@ -125,42 +97,6 @@ def check_binding(settings: Settings, tokens: AccessTokens) -> None:
             " TASKAPI_API_TOKENS or TASKAPI_API_TOKENS_FILE, or --allow-unauthenticated"
             " (TASKAPI_ALLOW_UNAUTHENTICATED=true) to serve without access control",
         )
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
-
-
-def pipeline_resources(settings: Settings) -> ResourceSpec:
-    """What the built-in pipeline's handlers are given (``ctx.resources``): the same store, the file
-    store and the sources, as plain values a handler's child process can open again."""
-    intervals = settings.source_min_interval
-    urls = {
-        "semantic_scholar": (settings.semantic_scholar_url, _secret(settings.semantic_scholar_api_key)),
-        "arxiv": (settings.arxiv_url, None),
-        "openalex": (settings.openalex_url, _secret(settings.openalex_api_key)),
-        "crossref": (settings.crossref_url, None),
-    }
-    config = {
-        "database_url": settings.database_url,
-        "data_dir": str(settings.data_dir),
-        "contact_email": settings.contact_email,
-        "source_timeout": settings.source_timeout,
-        "sources": {
-            name: {"url": url, "api_key": key, "min_interval": intervals.get(name, 1.0)}
-            for name, (url, key) in urls.items()
-        },
-        "unpaywall_url": settings.unpaywall_url or None,
-        "crawl_allow_private_hosts": settings.crawl_allow_private_hosts,
-        "crawl_host_interval": settings.crawl_host_interval,
-    }
-    return ResourceSpec(PIPELINE_FACTORY, config)
-
-
-def params_validators_for(settings: Settings) -> dict[str, ParamsValidator]:
-    """The creation-time params checks of the handlers this deployment runs (the built-in ones,
-    overridden by ``--handlers``): the API and the CLI check with the same set as the workers run."""
-    return params_validators(load_handlers(settings.handlers))
 
 
 def build_worker(settings: Settings, store: Store, signals: Signals | None = None) -> Worker:

@@ -33,7 +33,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from taskapi.app import PIPELINE_COMPONENTS, open_migrated_store, params_validators_for
 from taskapi.cli_papers import papers_app
 from taskapi.domain import (
     CANCELLABLE_STATUSES,
@@ -174,6 +173,8 @@ def _settings(db: str | None, **overrides: object) -> Settings:
 def _service(db: str | None, *, validating: bool = False) -> Iterator[TaskService]:
     """The migrated service for one command, with every failure mapped to its exit code; ``validating``
     checks new tasks' params with the configured handlers' rules, as the API does."""
+    from taskapi.wiring import open_migrated_store, params_validators_for
+
     settings = _settings(db)
     url = settings.database_url
     with _exit_codes(), ExitStack() as stack:
@@ -421,6 +422,8 @@ def worker(
 @app.command()
 def migrate(db: DbOption = None) -> None:
     """Apply the pending migrations to the store and say which (the service also does at start)."""
+    from taskapi.wiring import PIPELINE_COMPONENTS
+
     url = _settings(db).database_url
     with _exit_codes():
         with _opening(url):

@@ -78,7 +78,7 @@ def _papers(db: str | None, data_dir: Path | None = None, *, files: bool = False
     commands open theirs; with ``files``, over the file store too (reading commands leave the data
     directory alone: the file store creates it on first use)."""
     from taskapi import cli as base
-    from taskapi.app import open_migrated_store
+    from taskapi.wiring import open_migrated_store
     from taskapi.papers import PapersRepository
 
     settings = base._settings(db, data_dir=data_dir)

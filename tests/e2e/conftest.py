@@ -24,9 +24,12 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for the tests of a module (a start costs a second or two); each test works on tasks
-    of its own, so none depends on what another left behind."""
+    of its own, so none depends on what another left behind. It serves the API only: its tests play
+    the worker themselves (``side_store``), so no embedded worker may take their tasks (every type
+    of the pipeline has a built-in handler now)."""
     root = tmp_path_factory.mktemp("server")
-    with running_server(root / "x.db", root / "server.log", env=SERVER_ENV) as started:
+    env = {**SERVER_ENV, "TASKAPI_RUN_WORKER": "false"}
+    with running_server(root / "x.db", root / "server.log", env=env) as started:
         yield started
 
 

@@ -28,7 +28,7 @@ def test_fifty_concurrent_cancels_of_one_task_have_exactly_one_winner(
     shared_server: ServerProcess, side_store: SQLiteStore, state: str
 ) -> None:
     with httpx.Client(base_url=shared_server.base_url, timeout=10.0) as client:
-        # "search" has no built-in handler, so the server's embedded worker leaves it alone
+        # the shared server runs no worker: this test plays it (side_store)
         created = envelope(client.post(TASKS, json={"project_id": 1, "task_type": "search"}), 201)
         task_id = created["data"]["id"]
         if state == "running":

@@ -174,18 +174,20 @@ def test_new_task_detail_has_the_spec_defaults(curl: httpx.Client) -> None:
     assert near_now(data["created_at"])
 
 
-def test_embedded_worker_completes_a_dedup_task_submitted_over_http(curl: httpx.Client) -> None:
-    records = [{"doi": "10.1/a", "title": "A"}, {"doi": "10.1/A", "title": "A again"}, {"title": "B"}]
-    task_id = create(curl, 5, "dedup", {"records": records})
+def test_embedded_worker_completes_a_dedup_task_submitted_over_http(server: ServerProcess) -> None:
+    """The shared server runs no worker (its tests play one): this one has its own, embedded."""
+    with httpx.Client(base_url=server.base_url, headers=CURL_HEADERS, timeout=10.0) as curl:
+        records = [{"doi": "10.1/a", "title": "A"}, {"doi": "10.1/A", "title": "A again"}, {"title": "B"}]
+        task_id = create(curl, 5, "dedup", {"records": records})
 
-    def finished() -> bool:
-        status = envelope(curl.get(f"/api/v1/tasks/{task_id}"), 200)["data"]["status"]
-        return bool(status in ("completed", "failed"))
+        def finished() -> bool:
+            status = envelope(curl.get(f"/api/v1/tasks/{task_id}"), 200)["data"]["status"]
+            return bool(status in ("completed", "failed"))
 
-    wait_until(finished, timeout=20.0, interval=0.02, what=f"task {task_id} to finish")
-    data = envelope(curl.get(f"/api/v1/tasks/{task_id}"), 200)["data"]
-    assert data["status"] == "completed", data
-    assert data["result"]["unique"] == 2
-    assert (data["progress"], data["total"]) == (3, 3)
-    assert data["error_message"] == ""
-    assert near_now(data["started_at"]) and near_now(data["completed_at"])
+        wait_until(finished, timeout=20.0, interval=0.02, what=f"task {task_id} to finish")
+        data = envelope(curl.get(f"/api/v1/tasks/{task_id}"), 200)["data"]
+        assert data["status"] == "completed", data
+        assert data["result"]["unique"] == 2
+        assert (data["progress"], data["total"]) == (3, 3)
+        assert data["error_message"] == ""
+        assert near_now(data["started_at"]) and near_now(data["completed_at"])

@@ -20,6 +20,7 @@ from taskapi.pipeline.resources import FACTORY
 from taskapi.service import TaskService
 from taskapi.store.base import Store
 from taskapi.worker import ResourceSpec, Worker, load_handlers, params_validators
+from tests.pipeline.crawl.pdf_server import PdfServer
 from tests.pipeline.source_server import SourceServer
 from tests.worker.helpers import fast_options, wait_until
 
@@ -224,3 +225,81 @@ def test_dedup_marks_the_copies_and_a_second_run_changes_nothing(
 def test_the_handlers_validate_their_params_at_creation() -> None:
     validators = params_validators(load_handlers(()))
     assert {"search", "dedup", "crawl"} <= set(validators)
+
+
+CRAWL = ("taskapi.pipeline.handlers.crawl",)
+
+
+def crawl_resources(store: Store, data_dir: Path, *, allow_private: bool) -> ResourceSpec:
+    return ResourceSpec(
+        FACTORY,
+        {
+            "database_url": store_url(store),
+            "data_dir": str(data_dir),
+            "crawl_allow_private_hosts": allow_private,
+            "crawl_host_interval": 0.0,
+        },
+    )
+
+
+def crawl_worker(store: Store, spec: ResourceSpec) -> Worker:
+    handlers = load_handlers(CRAWL, builtin=False)
+    return Worker(store, handlers, modules=list(CRAWL), options=fast_options(), resources=spec)
+
+
+def test_crawl_downloads_the_pdfs_and_lists_every_failure_with_its_reason(
+    library_store: Store, tmp_path: Path
+) -> None:
+    papers = PapersRepository(library_store)
+    with PdfServer() as host:
+        pdf = host.add_pdf("good")
+        urls = {
+            "good": host.url("/pdf/good"),
+            "landing": host.url("/landing/good"),
+            "redirected": host.redirect_url(host.url("/pdf/good")),
+            "missing": host.url("/status/404"),
+            "too big": host.url("/big?size=5000000"),
+        }
+        records = [PaperRecord(title=f"Paper {name}", pdf_url=url) for name, url in urls.items()]
+        records.append(PaperRecord(title="Paper without a link"))
+        ids = papers.import_records(1, records).ids
+        service = TaskService(library_store)
+        task = service.create(1, "crawl", {"max_bytes": 1_000_000, "timeout_s": 10})
+        with working(
+            crawl_worker(library_store, crawl_resources(library_store, tmp_path, allow_private=True))
+        ):
+            done = finished(service, task.id)
+        big_bytes_sent = sum(hit.sent for hit in host.hits("/big"))
+    result = done.result or {}
+    assert done.status is TaskStatus.COMPLETED, done.error_message
+    assert (result["attempted"], result["downloaded"], result["skipped_no_url"]) == (6, 2, 1)
+    reasons = {entry["paper_id"]: entry["reason"] for entry in result["failed"]}
+    assert reasons == {ids[1]: "not_pdf", ids[3]: "http_404", ids[4]: "too_large"}
+    assert big_bytes_sent < 5_000_000  # the oversize body was cut off, not downloaded to the end
+    stored = papers.paper_get(ids[0])
+    assert stored is not None and stored.file is not None
+    assert (tmp_path / stored.file.path).read_bytes() == pdf
+    assert result["bytes"] == 2 * len(pdf)
+
+
+def test_crawl_refuses_private_and_metadata_addresses_unless_allowed(
+    library_store: Store, tmp_path: Path
+) -> None:
+    papers = PapersRepository(library_store)
+    with PdfServer() as host:
+        host.add_pdf("inside")
+        records = [
+            PaperRecord(title="On loopback", pdf_url=host.url("/pdf/inside")),
+            PaperRecord(title="To the metadata", pdf_url=host.redirect_url("http://169.254.169.254/latest/")),
+        ]
+        papers.import_records(1, records)
+        service = TaskService(library_store)
+        task = service.create(1, "crawl", {})
+        with working(
+            crawl_worker(library_store, crawl_resources(library_store, tmp_path, allow_private=False))
+        ):
+            done = finished(service, task.id)
+        assert host.connections == 0  # refused before connecting, at the first hop
+    result = done.result or {}
+    assert sorted(entry["reason"] for entry in result["failed"]) == ["blocked_address"] * 2
+    assert result["downloaded"] == 0

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from taskapi.api.auth import AccessTokens, Credential, Role, TokenConfigError, load_tokens
-from taskapi.app import check_binding, is_loopback, redacted
+from taskapi.app import check_binding, is_loopback
+from taskapi.wiring import redacted
 from taskapi.domain import InvalidInput
 from taskapi.settings import Settings
 from tests.helpers.server import TASKS, InProcessApi, envelope, in_process_api

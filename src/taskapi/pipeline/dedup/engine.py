@@ -51,43 +51,24 @@ def find_duplicates(
     forest = Forest(prepared)
     link_identifiers(prepared, forest)
     link_titles(prepared, forest, options, ticker)
-    result = forest.result()
-    result.papers_checked = len(papers)
-    return result
+    return forest.result()
 
 
 def link_identifiers(papers: list[Prepared], forest: Forest) -> None:
-    """Join the papers of each shared identifier whose titles do not clearly differ. Within a block,
-    a paper joins the first earlier "title" it agrees with (a supplement's DOI block splits into its
-    abstracts); a paper without a title joins only a block whose titled papers are one work."""
+    """Join the papers that share an identifier, unless some of their titles clearly differ from the
+    others': then the identifier is one that several works carry (a journal supplement's DOI given to
+    each of its abstracts) and decides nothing; the title rule still finds true copies among them."""
     for rule, indexes in identifier_blocks(papers):
-        leaders: list[int] = []
-        untitled: list[int] = []
+        titled = [index for index in indexes if papers[index].title]
+        first = titled[0] if titled else indexes[0]
+        if any(not identifier_agrees(papers[first], papers[other]) for other in titled[1:]):
+            continue
         for index in indexes:
-            if not papers[index].title:
-                untitled.append(index)
-                continue
-            leader = next((lead for lead in leaders if identifier_agrees(papers[lead], papers[index])), None)
-            if leader is None:
-                leaders.append(index)
-            else:
-                forest.union(leader, index, rule)
-        anchor = _untitled_anchor(leaders, untitled)
-        if anchor is not None:
-            for index in untitled:
-                forest.union(anchor, index, rule)
+            forest.union(first, index, rule)
 
 
 def _match(a: Prepared, b: Prepared, options: DedupOptions) -> bool:
     return title_match(a, b, options) or location_match(a, b, options)
-
-
-def _untitled_anchor(leaders: list[int], untitled: list[int]) -> int | None:
-    """Whom the untitled papers of an identifier block join: its one titled work, or each other when
-    no paper has a title; nobody when the block holds several works (which one would be a guess)."""
-    if len(leaders) == 1:
-        return leaders[0]
-    return untitled[0] if untitled and not leaders else None
 
 
 def link_titles(papers: list[Prepared], forest: Forest, options: DedupOptions, ticker: _Ticker) -> None:

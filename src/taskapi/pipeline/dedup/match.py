@@ -4,9 +4,12 @@
   sometimes given to every abstract of a journal supplement).
 - Title rule: normalised titles with ``fuzz.ratio`` >= the threshold (never ``token_set_ratio``: it
   scores "Graph Attention Networks" against "Graph Attention Networks: A Survey" 100), or a long
-  title (60 characters or more) that the other continues with a subtitle or a translation; the same
-  numbers in both titles ("Part I" / "Part II"); years within the tolerance; a shared author
+  title (60 characters or more) that the other continues with a subtitle or a translation at the
+  same volume or first page; the same numbers ("Part I" / "Part II") and qualifiers ("adult" /
+  "pediatric", "reply", "survey") in both titles; years within the tolerance; a shared author
   surname and initial (or both without authors).
+- Location rule: the same multi-page range in the same volume and issue, a shared author, years
+  within the tolerance: one work whatever the titles say (an export's translated title).
 - Vetoes: both have DOIs that differ (unless one is a preprint's); the venues clearly differ while
   volume and first page do not both agree; volume and first page both differ. A title that many
   papers carry ("Editorial", "Editor's Comments", "Reply") must agree on volume or first page and
@@ -17,18 +20,12 @@
 
 from __future__ import annotations
 
-import os
-
 from rapidfuzz import fuzz
 
 from taskapi.papers.records import titles_clearly_differ
 from taskapi.pipeline.dedup.model import DedupOptions
 from taskapi.pipeline.dedup.prep import Prepared
-
-VARIANT = int(os.environ.get("DD_VARIANT", "1"))
-MIN_ACRONYM = 3
-VENUE_SPELLING = 90.0
-"""``fuzz.ratio`` of two venues' letters from which they are one venue spelt two ways."""
+from taskapi.pipeline.dedup.venue import venues_differ
 
 
 def identifier_agrees(a: Prepared, b: Prepared) -> bool:
@@ -96,9 +93,13 @@ def authors_agree(a: Prepared, b: Prepared) -> bool:
     initial), or neither lists authors."""
     if not a.author_keys or not b.author_keys:
         return not a.author_keys and not b.author_keys
-    if not a.author_keys.isdisjoint(b.author_keys):
+    if any(key in b.author_keys for key in a.author_keys):
         return True
-    return not (a.bare_surnames.isdisjoint(b.all_surnames) and b.bare_surnames.isdisjoint(a.all_surnames))
+    return _bare_meets(a, b) or _bare_meets(b, a)
+
+
+def _bare_meets(a: Prepared, b: Prepared) -> bool:
+    return any(" " not in key and key in b.all_surnames for key in a.author_keys)
 
 
 def _differ(a: str | None, b: str | None) -> bool:
@@ -107,16 +108,6 @@ def _differ(a: str | None, b: str | None) -> bool:
 
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a and a == b)
-
-
-def pages_differ(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
-    """Two clean page ranges that share no page and no end. A range starting at page 1 may be an
-    early view's or an article number's, so it differs from nothing."""
-    if a is None or b is None or a[0] == 1 or b[0] == 1:
-        return False
-    if a[0] == b[0] or a[1] == b[1]:
-        return False
-    return a[1] < b[0] or b[1] < a[0]
 
 
 def vetoed(a: Prepared, b: Prepared) -> bool:
@@ -138,43 +129,3 @@ def vetoed(a: Prepared, b: Prepared) -> bool:
     if venue_differs and not same_place:
         return True
     return _differ(a.volume, b.volume) and _differ(a.first_page, b.first_page)
-
-
-def venues_differ(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether two venues clearly name different places: neither abbreviates the other ("Dtsch
-    Arztebl Int" is "Deutsches Arzteblatt International": each word of one is a word of the other cut
-    or contracted, in order), nor are they the same letters spelt a little differently. A missing
-    venue differs from nothing."""
-    if not a or not b or a == b:
-        return False
-    if _abbreviates(a, b) or _abbreviates(b, a) or _acronym(a, b) or _acronym(b, a):
-        return False
-    return fuzz.ratio("".join(a), "".join(b), score_cutoff=VENUE_SPELLING) < VENUE_SPELLING
-
-
-def _acronym(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """A word of ``a`` is the initials of ``b`` ("ICIS" and "International Conference on Information
-    Systems")."""
-    initials = "".join(word[0] for word in b)
-    return len(initials) >= MIN_ACRONYM and initials in a
-
-
-def _abbreviates(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
-    if len(short) > len(long):
-        return False
-    position = 0
-    for word in short:
-        while position < len(long) and not _contracts(word, long[position]):
-            position += 1
-        if position == len(long):
-            return False
-        position += 1
-    return True
-
-
-def _contracts(short: str, word: str) -> bool:
-    """``short`` is ``word`` cut or contracted: same first letter, its letters in order ("dtsch")."""
-    if short[0] != word[0] or len(short) > len(word):
-        return False
-    letters = iter(word)
-    return all(letter in letters for letter in short)

@@ -1,13 +1,13 @@
 """Stage 1, prep: each paper once into the comparable form the later stages read (no pair work here).
 
-Titles are normalised as the contract says (NFKD, ASCII, lower-case, punctuation to spaces) after the
-export noise that is no part of a title is cut (HTML, a trailing "[Chinese]" language tag, a
-"(review)" or erratum note). Identifiers are normalised again (an arXiv DOI also gives the arXiv id),
-and volume, first page and venue are reduced to what the vetoes compare.
+The title is prepared in ``prep_title``, the authors in ``authors``; here identifiers are normalised
+again (an arXiv DOI also gives the arXiv id), and volume, issue, pages and venue are reduced to what
+the vetoes compare. Mistyped fields count as missing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -24,7 +24,6 @@ from taskapi.pipeline.dedup.model import DedupPaper
 from taskapi.pipeline.dedup.prep_title import (
     STOPWORDS,
     clean_title,
-    content_words,
     continued_prefixes,
     is_generic,
     qualifiers,
@@ -38,6 +37,8 @@ BLOCK_AUTHORS = 5
 """Authors whose surnames enter a paper's blocking keys: the first ones and the last one (those that
 two copies of a work keep; a list cut with "et al." keeps the first), and the first author's other
 reading (a name whose parts may have been swapped)."""
+VENUES_CACHED = 65536
+"""Distinct venues whose prepared words are kept (a library repeats few venues many times)."""
 _DIGITS = re.compile(r"\d+")
 _PAGES = re.compile(r"^\s*[A-Za-z]{0,2}(\d{1,7})(?:\s*[-\u2010-\u2015]+\s*[A-Za-z]{0,2}(\d{1,7}))?\s*$")
 
@@ -52,12 +53,9 @@ class Prepared:
     prefixes: frozenset[str]  # the folded title cut before a subtitle, where long enough
     numbers: tuple[str, ...]  # the numbers a title carries ("part 2", "type 1", a year)
     qualifiers: frozenset[str]  # "adult", "pediatric", "reply" ...
-    words: tuple[str, ...]  # the title's words without stopwords, for the blocking keys
-    authors: tuple[str, ...]  # the main surname + initial key of each author, in order
-    author_keys: frozenset[str]  # every key of every author
-    surnames: tuple[str, ...]  # the surnames of the authors whose keys enter the blocks
-    bare_surnames: frozenset[str]  # authors listed without a given name: they meet any initial
-    all_surnames: frozenset[str]
+    author_keys: tuple[str, ...]  # every key of every author ("smith j"; "smith" without a given name)
+    all_surnames: tuple[str, ...]
+    surnames: tuple[str, ...]  # the surnames that enter the blocking keys
     year: int | None
     doi: str | None
     doi_preprint: bool
@@ -105,6 +103,7 @@ def page_range(value: object) -> tuple[int, int] | None:
     return int(first), int(last)
 
 
+@functools.lru_cache(maxsize=VENUES_CACHED)
 def venue_words(venue: str | None) -> tuple[str, ...]:
     """The venue's words without stopwords and numbers ("AMCIS 2017 Proceedings": the year is no
     part of the venue's name)."""
@@ -119,6 +118,18 @@ def _is_preprint(doi: str | None, arxiv_id: str | None, venue: tuple[str, ...]) 
     return bool(venue) and (venue[0] in PREPRINT_VENUES or " ".join(venue[:2]) in PREPRINT_VENUES)
 
 
+def _author_fields(names: object) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(every key, every surname, the surnames for the blocking keys)`` of a paper's authors."""
+    authors = authors_of(names if isinstance(names, tuple | list) else ())
+    if not authors:
+        return (), (), ()
+    keys = tuple(dict.fromkeys(key for one in authors for key in one.keys))
+    surnames = tuple(dict.fromkeys(name for one in authors for name in one.surnames))
+    picked = (*authors[:BLOCK_AUTHORS], *authors[BLOCK_AUTHORS:][-1:])
+    blocking = tuple(dict.fromkeys([*(one.surnames[0] for one in picked), *authors[0].surnames[1:]]))
+    return keys, surnames, blocking
+
+
 def _filled(paper: DedupPaper) -> int:
     """Fields the paper has, for choosing the canonical when the caller did not count them."""
     values = (paper.title, paper.year, paper.venue, paper.volume, paper.issue, paper.pages, paper.doi)
@@ -127,9 +138,7 @@ def _filled(paper: DedupPaper) -> int:
 
 def prepare(paper: DedupPaper) -> Prepared:
     """One paper's comparable form. Mistyped fields (the caller's data is hostile) count as missing."""
-    authors = authors_of(paper.authors if isinstance(paper.authors, tuple | list) else ())
-    blocking = (*authors[:BLOCK_AUTHORS], *authors[BLOCK_AUTHORS:][-1:])
-    keys = frozenset(key for one in authors for key in one.keys)
+    keys, surnames, blocking = _author_fields(paper.authors)
     cleaned = clean_title(paper.title if isinstance(paper.title, str) else None)
     title = fold(cleaned)
     doi = normalise_doi(paper.doi)
@@ -143,14 +152,9 @@ def prepare(paper: DedupPaper) -> Prepared:
         prefixes=continued_prefixes(cleaned),
         numbers=title_numbers(title),
         qualifiers=qualifiers(title),
-        words=content_words(title),
-        authors=tuple(one.keys[0] for one in authors),
         author_keys=keys,
-        surnames=tuple(dict.fromkeys([*(one.surnames[0] for one in blocking), *authors[0].surnames[1:]]))
-        if authors
-        else (),
-        bare_surnames=frozenset(key for key in keys if " " not in key),
-        all_surnames=frozenset(name for one in authors for name in one.surnames),
+        all_surnames=surnames,
+        surnames=blocking,
         year=year,
         doi=doi,
         doi_preprint=bool(doi and doi.startswith(PREPRINT_DOI_PREFIXES)),

@@ -22,6 +22,8 @@ GENERIC_WORDS = 3
 GENERIC_CHARS = 60
 STOPWORDS_TEXT = "a an the of in on at and or for to from with by as is are does do its their into via"
 STOPWORDS = frozenset(STOPWORDS_TEXT.split())
+NOTHING: frozenset[str] = frozenset()
+"""The one empty set most titles share (a library of 100,000 papers holds no 200,000 empty sets)."""
 
 _TAGS = re.compile(r"<(?!ORIGINAL>)[^>]{0,200}>")
 _NOISE = re.compile(
@@ -112,7 +114,7 @@ def continued_prefixes(cleaned: str) -> frozenset[str]:
         head = fold(cleaned[: mark.start()])
         if len(head) >= CONTINUED_TITLE_CHARS:
             prefixes.add(head)
-    return frozenset(prefixes)
+    return frozenset(prefixes) if prefixes else NOTHING
 
 
 def is_generic(folded: str) -> bool:
@@ -134,7 +136,8 @@ def qualifiers(folded: str) -> frozenset[str]:
     """The words of a folded title that make a near-identical title another work: the population
     ("adult", "pediatric", "rats"), the setting ("in vivo", "in vitro", "protocol") and the kind of
     item ("reply", "erratum", "update", "survey")."""
-    return frozenset(_QUALIFIERS[word] for word in folded.split() if word in _QUALIFIERS)
+    found = [_QUALIFIERS[word] for word in folded.split() if word in _QUALIFIERS]
+    return frozenset(found) if found else NOTHING
 
 
 def content_words(folded: str) -> tuple[str, ...]:
