@@ -78,8 +78,8 @@ def _papers(db: str | None, data_dir: Path | None = None, *, files: bool = False
     commands open theirs; with ``files``, over the file store too (reading commands leave the data
     directory alone: the file store creates it on first use)."""
     from taskapi import cli as base
-    from taskapi.wiring import open_migrated_store
     from taskapi.papers import PapersRepository
+    from taskapi.wiring import open_migrated_store
 
     settings = base._settings(db, data_dir=data_dir)
     with _exit_codes(), ExitStack() as stack:

@@ -11,9 +11,9 @@ import pytest
 
 from taskapi.api.auth import AccessTokens, Credential, Role, TokenConfigError, load_tokens
 from taskapi.app import check_binding, is_loopback
-from taskapi.wiring import redacted
 from taskapi.domain import InvalidInput
 from taskapi.settings import Settings
+from taskapi.wiring import redacted
 from tests.helpers.server import TASKS, InProcessApi, envelope, in_process_api
 
 READ = "r34d-t0ken-with-enough-length"
