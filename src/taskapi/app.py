@@ -101,8 +101,8 @@ def check_binding(settings: Settings, tokens: AccessTokens) -> None:
 
 def build_worker(settings: Settings, store: Store, signals: Signals | None = None) -> Worker:
     """A worker with the built-in handlers overridden by the configured handler modules."""
-    handlers = load_handlers(settings.handlers)
-    modules = handler_modules(settings.handlers)
+    handlers = load_handlers(settings.handlers, builtin=settings.builtin_handlers)
+    modules = handler_modules(settings.handlers, builtin=settings.builtin_handlers)
     return Worker(
         store,
         handlers,

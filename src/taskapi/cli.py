@@ -353,9 +353,11 @@ def _worker_settings(db: str | None, handlers: list[str] | None, **overrides: ob
     settings = _settings(db, handlers=modules, **overrides)
     _check_store_url(settings.database_url)
     try:
-        load_handlers(settings.handlers)
+        handlers = load_handlers(settings.handlers, builtin=settings.builtin_handlers)
     except ImportError as exc:
         _fail(f"--handlers: cannot import handler modules: {exc}", EXIT_USAGE)
+    if not handlers:
+        _fail("no handlers: TASKAPI_BUILTIN_HANDLERS is false and no --handlers module was given", EXIT_USAGE)
     return settings
 
 

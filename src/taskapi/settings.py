@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     handlers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="handler modules, comma-separated"
     )
+    builtin_handlers: bool = Field(
+        True, description="run the built-in pipeline's handlers (false: only the --handlers modules)"
+    )
     concurrency: int = Field(default_factory=default_concurrency, ge=1)
     lease_seconds: float = Field(30.0, gt=0)
     cancel_grace: float = Field(5.0, ge=0)

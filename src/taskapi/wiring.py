@@ -78,4 +78,4 @@ def pipeline_resources(settings: Settings) -> ResourceSpec:
 def params_validators_for(settings: Settings) -> dict[str, ParamsValidator]:
     """The creation-time params checks of the handlers this deployment runs (the built-in ones,
     overridden by ``--handlers``): the API and the CLI check with the same set as the workers run."""
-    return params_validators(load_handlers(settings.handlers))
+    return params_validators(load_handlers(settings.handlers, builtin=settings.builtin_handlers))

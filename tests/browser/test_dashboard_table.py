@@ -26,7 +26,7 @@ def as_text(task_ids: list[int]) -> list[str]:
 def test_filters_by_project_status_and_type_are_kept_in_the_url(
     page: Any, dashboard: Dashboard, project: int
 ) -> None:
-    pending_crawl = dashboard.create(project, "crawl")  # no handler for crawl here: stays pending
+    pending_crawl = dashboard.create(project, "crawl")  # no handler for crawl on this server: stays pending
     pending_index = dashboard.create(project, "index")
     completed = dashboard.create(project, "search", value={"papers_found": 3})
     dashboard.create(project + 100_000, "index")  # another project's task, never shown below
