@@ -353,10 +353,10 @@ def _worker_settings(db: str | None, handlers: list[str] | None, **overrides: ob
     settings = _settings(db, handlers=modules, **overrides)
     _check_store_url(settings.database_url)
     try:
-        handlers = load_handlers(settings.handlers, builtin=settings.builtin_handlers)
+        loaded = load_handlers(settings.handlers, builtin=settings.builtin_handlers)
     except ImportError as exc:
         _fail(f"--handlers: cannot import handler modules: {exc}", EXIT_USAGE)
-    if not handlers:
+    if not loaded:
         _fail("no handlers: TASKAPI_BUILTIN_HANDLERS is false and no --handlers module was given", EXIT_USAGE)
     return settings
 
