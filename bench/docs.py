@@ -94,6 +94,9 @@ the registry; PostgreSQL is `TASKAPI_TEST_POSTGRES_URL` (default
 `postgresql://postgres@127.0.0.1:5432/test`, whose user may create databases); Redis is
 127.0.0.1:6379, else the bench starts `redis-server` on a free port, else skips the Redis peers.
 
+The pipeline's own benchmarks (import, dedup quality against bib-dedupe, dedup at scale, crawl, and
+the second half's steps) are in [pipeline-benchmarks.md](pipeline-benchmarks.md).
+
 ## Latest run
 
 - When: {meta["stamp"]} ({meta["mode"]} mode, took {meta["seconds"]} s)
