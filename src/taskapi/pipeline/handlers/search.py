@@ -97,6 +97,15 @@ class _Run:
             tally.done = True
 
 
+class SearchFailed(Exception):
+    """Every source the search asked failed: nothing was found, and the task fails saying why."""
+
+
+def _named(source: str, error: str) -> str:
+    """The error of one source, prefixed with its name unless it already names it."""
+    return error if source in error else f"{source}: {error}"
+
+
 async def _all_or_stop(steps: list[Coroutine[Any, Any, None]]) -> None:
     """Run the steps together; the first that raises stops the others (none is left running)."""
     tasks = [asyncio.ensure_future(step) for step in steps]
@@ -119,8 +128,8 @@ async def search(ctx: TaskContext) -> dict[str, Any]:
     run.report()
     tallies = run.tallies
     if all(t.error is not None for t in tallies.values()):
-        errors = "; ".join(f"{name}: {t.error}" for name, t in tallies.items())
-        raise RuntimeError(f"every source failed: {errors}")
+        errors = "; ".join(_named(name, t.error or "") for name, t in tallies.items())
+        raise SearchFailed(f"every source failed: {errors}")
     return {
         "query": params.query,
         "papers_found": sum(t.found for t in tallies.values()),
