@@ -88,7 +88,7 @@ def text_pdf(title: str, abstract: str) -> bytes:
     page.drawString(72, 770, title)
     page.setFont("Helvetica", 11)
     y = 740
-    for line in textwrap.wrap(abstract, 90) + ["", "1 Introduction"] + textwrap.wrap(abstract * 2, 90):
+    for line in [*textwrap.wrap(abstract, 90), "", "1 Introduction", *textwrap.wrap(abstract * 2, 90)]:
         page.drawString(72, y, line)
         y -= 16
     page.showPage()
