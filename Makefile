@@ -3,7 +3,7 @@
 
 .DEFAULT_GOAL := help
 BIN := .venv/bin
-CODE := src tests bench
+CODE := src tests bench examples
 
 .PHONY: help install reinstall fmt lint typecheck test bench bench-quick serve all clean
 
