@@ -84,7 +84,7 @@ def store_at_0001(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 
 def test_migration_0002_reconstructs_the_timeline_of_existing_tasks(store_at_0001: Store) -> None:
     store = store_at_0001
-    assert store.migrate() == ["0002"]
+    assert store.migrate()[0] == "0002"  # then any later migration
     tasks = {task.status.value: task for task in store.task_get_many(range(1, 6))}
     assert set(tasks) == set(EXPECTED)
     for status, task in tasks.items():

@@ -44,6 +44,15 @@ from taskapi.store._queries import (
     load_queries,
     pending_migrations,
 )
+from taskapi.store._runs import (
+    FinishedStep,
+    RunSql,
+    cancel_run,
+    create_run,
+    finish_steps,
+    list_runs,
+    read_run,
+)
 from taskapi.store.base import (
     DEFAULT_ACTOR,
     PRUNE_BATCH,
@@ -52,10 +61,13 @@ from taskapi.store.base import (
     Claim,
     Completion,
     ListedTask,
+    NewRun,
+    PipelineRun,
     ProgressWrite,
     PruneRecord,
     QueueCounts,
     RescuedTask,
+    RunCancel,
     RunningProgress,
     TaskState,
     check_observations,
@@ -64,7 +76,7 @@ from taskapi.store.base import (
     params_text,
     prune_in_batches,
 )
-from taskapi.store.db import PostgresTx
+from taskapi.store.db import PostgresTx, Tx
 
 Row = dict[str, Any]
 _LIST_FILTERS = LIST_FILTERS
@@ -175,6 +187,20 @@ class PostgresStore:
         self.min_size, self.max_size = min_size, max_size
         self.timeout = timeout
         self._queries = load_queries(self.dialect)
+        self._runs = RunSql(
+            insert=self._queries["run_insert"],
+            step_insert=self._queries["run_step_insert"],
+            step_logged=self._queries["run_step_logged"],
+            step_linked=self._queries["run_step_linked"],
+            set_task=self._queries["run_set_task"],
+            advance=self._queries["run_advance"],
+            fail=self._queries["run_fail"],
+            get=self._queries["run_get"],
+            list=self._queries["run_list"],
+            state=self._queries["run_state"],
+            lock_task=self._queries["run_lock_task"],
+            mark_cancelled=self._queries["run_mark_cancelled"],
+        )
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in settings:  # a dead host must not hang a call for minutes
             kwargs["connect_timeout"] = max(1, round(timeout))
@@ -459,21 +485,33 @@ class PostgresStore:
             firsts.setdefault((done.id, done.attempt), done)
         succeeded = [done for done in firsts.values() if done.succeeded]
         failed = [done for done in firsts.values() if not done.succeeded]
-        won: set[tuple[int, int]] = set()
+        rows: list[Row] = []
         with self._connection() as conn, conn.transaction():
             if succeeded:
                 results = [json.dumps(done.result, separators=(",", ":")) for done in succeeded]
-                won |= _finish(conn, self._queries["task_complete"], succeeded, "results", results)
+                rows += _finish(conn, self._queries["task_complete"], succeeded, "results", results)
             if failed:
                 # PostgreSQL text cannot hold NUL; an exception message may. Losing the whole batch
                 # of outcomes over one character would be worse than replacing it.
                 errors = [(done.error_message or "").replace("\x00", "\ufffd") for done in failed]
-                won |= _finish(conn, self._queries["task_fail"], failed, "error_messages", errors)
+                rows += _finish(conn, self._queries["task_fail"], failed, "error_messages", errors)
+            self._chain(conn, [row["id"] for row in rows if row["in_run"]])
+        won = {(row["id"], row["attempt"]) for row in rows}
         return [
             done.id
             for done in completions
             if firsts[(done.id, done.attempt)] is done and (done.id, done.attempt) in won
         ]
+
+    def _chain(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:
+        """In task_finish's transaction: the next step of each run whose step in flight just ended
+        (``ids``: the outcomes written whose task's params name a run; none for a task outside any
+        run, which so never touches pipeline_runs). The next step's NOTIFY goes with the commit."""
+        if not ids:
+            return
+        rows = _fetch(conn, self._queries["postgres.run_of_finished"], {"ids": ids})
+        ended = [FinishedStep(row["run_id"], row["task_id"], row["status"] == "completed") for row in rows]
+        finish_steps(PostgresTx(conn), self._runs, ended, None)
 
     def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
         return len(self._fetch("task_release", {"id": task_id, "attempt": attempt, "reason": reason})) == 1
@@ -494,6 +532,34 @@ class PostgresStore:
         rows = self._fetch("task_status_many", {"ids": list(task_ids)})
         return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
 
+    # -- pipeline runs ----------------------------------------------------------------------------
+
+    def run_create(self, new: NewRun, actor: str = DEFAULT_ACTOR) -> PipelineRun:
+        """One transaction; the first step's NOTIFY is delivered with the commit."""
+        try:
+            with self._connection() as conn, conn.transaction():
+                run, _ = create_run(PostgresTx(conn), self._runs, new, actor, None)
+        except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
+            raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
+        return run
+
+    def run_get(self, run_id: int) -> PipelineRun | None:
+        with self._connection() as conn:
+            return read_run(PostgresTx(conn), self._runs, run_id)
+
+    def run_list(self, project_id: int | None, limit: int) -> list[PipelineRun]:
+        with self._connection() as conn:
+            return list_runs(PostgresTx(conn), self._runs, project_id, limit)
+
+    def run_cancel(self, run_id: int, actor: str = DEFAULT_ACTOR) -> RunCancel | None:
+        """One transaction; the step's cancel NOTIFY (which stops its worker) goes with the commit."""
+
+        def cancel(tx: Tx, task_id: int) -> list[CancelledTask]:
+            return _cancelled(tx.fetch(self._queries["task_cancel"], {"id": task_id, "actor": actor}))
+
+        with self._connection() as conn, conn.transaction():
+            return cancel_run(PostgresTx(conn), self._runs, run_id, actor, None, cancel)
+
 
 def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> list[Row]:
     with conn.cursor(row_factory=dict_row) as cursor:
@@ -503,8 +569,9 @@ def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | Non
 
 def _finish(
     conn: psycopg.Connection[Any], sql: str, batch: list[Completion], column: str, values: list[Any]
-) -> set[tuple[int, int]]:
-    """One UPDATE for a batch of outcomes of one kind; answer the (id, attempt) pairs it wrote."""
+) -> list[Row]:
+    """One UPDATE for a batch of outcomes of one kind; answer the rows it wrote: ``id``, ``attempt``
+    and ``in_run`` (whether the task's params name a pipeline run)."""
     params = {
         "ids": [done.id for done in batch],
         "attempts": [done.attempt for done in batch],
@@ -512,4 +579,4 @@ def _finish(
         "totals": [done.total for done in batch],
         column: values,
     }
-    return {(row["id"], row["attempt"]) for row in _fetch(conn, sql, params)}
+    return _fetch(conn, sql, params)

@@ -40,6 +40,16 @@ from taskapi.store._queries import (
     load_queries,
     pending_migrations,
 )
+from taskapi.store._runs import (
+    CreatedStep,
+    FinishedStep,
+    RunSql,
+    cancel_run,
+    create_run,
+    finish_steps,
+    list_runs,
+    read_run,
+)
 from taskapi.store.base import (
     DEFAULT_ACTOR,
     PRUNE_BATCH,
@@ -48,10 +58,13 @@ from taskapi.store.base import (
     Claim,
     Completion,
     ListedTask,
+    NewRun,
+    PipelineRun,
     ProgressWrite,
     PruneRecord,
     QueueCounts,
     RescuedTask,
+    RunCancel,
     RunningProgress,
     TaskState,
     check_observations,
@@ -61,7 +74,7 @@ from taskapi.store.base import (
     params_text,
     prune_in_batches,
 )
-from taskapi.store.db import SQLiteTx
+from taskapi.store.db import SQLiteTx, Tx
 
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("taskapi.store")
@@ -151,6 +164,20 @@ class SQLiteStore:
         self._closed = False
         self._change_listeners: list[Callable[[], None]] = []
         self._host = HostSignals(Path(self.path))
+        self._runs = RunSql(
+            insert=self._queries["run_insert"],
+            step_insert=self._queries["run_step_insert"],
+            step_logged=self._queries["run_step_logged"],
+            step_linked=self._queries["run_step_linked"],
+            set_task=self._queries["run_set_task"],
+            advance=self._queries["run_advance"],
+            fail=self._queries["run_fail"],
+            get=self._queries["run_get"],
+            list=self._queries["run_list"],
+            state=self._queries["run_state"],
+            lock_task=self._queries["run_lock_task"],
+            mark_cancelled=self._queries["run_mark_cancelled"],
+        )
 
     # -- connections ------------------------------------------------------------------------
 
@@ -326,8 +353,8 @@ class SQLiteStore:
     def task_cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> CancelledTask | None:
         params = {"id": task_id, "now": format_time(utcnow()), "actor": actor}
         with self._write() as conn:
-            conn.execute(self._queries["sqlite.task_cancel_logged"], params)
-            rows = conn.execute(self._queries["task_cancel"], params).fetchall()
+            rows = self._cancel_one(conn, params)
+            self._end_runs_of(conn, rows, params)
         if not rows:
             return None
         self._changed()
@@ -352,11 +379,25 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute(self._queries["sqlite.task_cancel_many_logged"], params)
             rows = conn.execute(self._queries["task_cancel_many"], params).fetchall()
+            self._end_runs_of(conn, rows, params)
         if rows:
             self._changed()
         cancelled = _cancelled(rows)
         self._announce_cancels(cancelled)
         return cancelled
+
+    def _cancel_one(self, conn: sqlite3.Connection, params: dict[str, Any]) -> list[sqlite3.Row]:
+        """Cancel one task in the open write transaction (its event first, while its status is readable)."""
+        conn.execute(self._queries["sqlite.task_cancel_logged"], params)
+        return conn.execute(self._queries["task_cancel"], params).fetchall()
+
+    def _end_runs_of(
+        self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], params: dict[str, Any]
+    ) -> None:
+        """End the runs whose step in flight these tasks were (cancelled, or lost for good by a rescue)."""
+        if rows:
+            ids = json.dumps([row["id"] for row in rows])
+            conn.execute(self._queries["sqlite.run_ended_with_tasks"], {**params, "ids": ids})
 
     def task_events(self, task_id: int) -> list[TaskEvent]:
         return [_row_to_event(row) for row in self._read("task_events", {"id": task_id})]
@@ -492,12 +533,28 @@ class SQLiteStore:
                     cursor = conn.execute(self._queries["task_fail"], params)
                 if cursor.rowcount == 1:
                     won.append(done.id)
+            created: list[CreatedStep] = []
             if won:
                 ids = json.dumps(sorted(won))
                 conn.execute(self._queries["sqlite.task_finished_logged"], {"ids": ids})
+                created = self._chain(conn, ids, now)
         if won:
             self._changed()
+        self._announce_created(created)
         return won
+
+    def _chain(self, conn: sqlite3.Connection, ids: str, now: str) -> list[CreatedStep]:
+        """In task_finish's transaction: the next step of each run whose step in flight just ended."""
+        rows = conn.execute(self._queries["sqlite.run_of_finished"], {"ids": ids}).fetchall()
+        if not rows:  # the common case: tasks outside any run (one probe of a tiny index)
+            return []
+        ended = [FinishedStep(row["run_id"], row["task_id"], row["status"] == "completed") for row in rows]
+        return finish_steps(SQLiteTx(conn), self._runs, ended, now)
+
+    def _announce_created(self, created: Sequence[CreatedStep]) -> None:
+        """Wake idle workers of other processes for step tasks a commit created (as creates do)."""
+        for step in created:
+            self._host.publish(TaskSignal("created", step.task_id, task_type=step.task_type))
 
     def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
         params = {"id": task_id, "attempt": attempt, "reason": reason, "now": format_time(utcnow())}
@@ -521,6 +578,7 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute(self._queries["sqlite.task_rescue_logged"], params)
             rows = conn.execute(self._queries["task_rescue"], params).fetchall()
+            self._end_runs_of(conn, [row for row in rows if row["status"] == "failed"], params)
         if rows:
             self._changed()
         return sorted(
@@ -531,6 +589,34 @@ class SQLiteStore:
     def task_states(self, task_ids: Sequence[int]) -> list[TaskState]:
         rows = self._read("task_status_many", {"ids": json.dumps(list(task_ids))})
         return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
+
+    # -- pipeline runs ----------------------------------------------------------------------------
+
+    def run_create(self, new: NewRun, actor: str = DEFAULT_ACTOR) -> PipelineRun:
+        with self._write() as conn:
+            run, first = create_run(SQLiteTx(conn), self._runs, new, actor, format_time(utcnow()))
+        self._changed()
+        self._announce_created([first])
+        return run
+
+    def run_get(self, run_id: int) -> PipelineRun | None:
+        return read_run(SQLiteTx(self._connection()), self._runs, run_id)
+
+    def run_list(self, project_id: int | None, limit: int) -> list[PipelineRun]:
+        return list_runs(SQLiteTx(self._connection()), self._runs, project_id, limit)
+
+    def run_cancel(self, run_id: int, actor: str = DEFAULT_ACTOR) -> RunCancel | None:
+        now = format_time(utcnow())
+        with self._write() as conn:
+
+            def cancel(_tx: Tx, task_id: int) -> list[CancelledTask]:
+                return _cancelled(self._cancel_one(conn, {"id": task_id, "now": now, "actor": actor}))
+
+            outcome = cancel_run(SQLiteTx(conn), self._runs, run_id, actor, now, cancel)
+        if outcome is not None and outcome.cancelled:
+            self._changed()
+            self._announce_cancels(outcome.cancelled)
+        return outcome
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" for pollers."""

@@ -106,7 +106,7 @@ created_at < %(created_before)s::timestamptz
 -- name: task_cancel
 -- The row is locked first so that its status before the cancel ("was pending" or "was running") is
 -- the one this statement moved. The NOTIFY on 'taskapi' (delivered at commit) tells the worker holding
--- the task, on whatever host, to stop it.
+-- the task, on whatever host, to stop it. A pipeline run whose step in flight it was ends cancelled.
 WITH target AS (
     SELECT id, status FROM tasks
     WHERE id = %(id)s::bigint AND status IN ('pending', 'running')
@@ -116,10 +116,16 @@ WITH target AS (
     SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
     FROM target
     WHERE t.id = target.id AND t.status IN ('pending', 'running')
-    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, target.status AS was
+    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, t.task_type, target.status AS was
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, completed_at, 'cancelled', attempt, %(actor)s::text, 'was ' || was FROM cancelled
+), ended AS (
+    UPDATE pipeline_runs AS r
+    SET status = 'cancelled', ended_at = cancelled.completed_at,
+        error = 'task ' || cancelled.id || ' (' || cancelled.task_type || ') was cancelled by ' || %(actor)s::text
+    FROM cancelled
+    WHERE r.current_task_id = cancelled.id AND r.status = 'running'
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
 )
@@ -129,7 +135,8 @@ FROM cancelled CROSS JOIN changed
 
 -- name: task_cancel_many
 -- Bulk cancel, one statement: rows locked in id order (as every batch write locks its rows), one
--- 'cancelled' event and one 'taskapi' NOTIFY per task, exactly as task_cancel does for one.
+-- 'cancelled' event and one 'taskapi' NOTIFY per task, exactly as task_cancel does for one (the runs
+-- whose step in flight was cancelled end cancelled).
 WITH target AS (
     SELECT id, status FROM tasks
     WHERE project_id = %(project_id)s::bigint AND status = ANY (%(statuses)s::text[])
@@ -141,10 +148,16 @@ WITH target AS (
     SET status = 'cancelled', completed_at = clock_timestamp(), lease_expires_at = NULL
     FROM target
     WHERE t.id = target.id AND t.status IN ('pending', 'running')
-    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, target.status AS was
+    RETURNING t.id, t.worker_id, t.attempt, t.completed_at, t.task_type, target.status AS was
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, completed_at, 'cancelled', attempt, %(actor)s::text, 'was ' || was FROM cancelled ORDER BY id
+), ended AS (
+    UPDATE pipeline_runs AS r
+    SET status = 'cancelled', ended_at = cancelled.completed_at,
+        error = 'task ' || cancelled.id || ' (' || cancelled.task_type || ') was cancelled by ' || %(actor)s::text
+    FROM cancelled
+    WHERE r.current_task_id = cancelled.id AND r.status = 'running'
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
 )
@@ -206,6 +219,9 @@ WHERE t.id = locked.id AND w.id = t.id AND w.attempt = t.attempt AND t.status = 
 RETURNING t.id, t.attempt
 
 -- name: task_complete
+-- Each outcome written answers whether its task is a pipeline run's step (in_run: its params name a
+-- run); only then does task_finish look for that run (postgres.run_of_finished) and chain its next
+-- step in this transaction (taskapi.store._runs). A task outside any run never touches pipeline_runs.
 WITH c AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(progress)s::bigint[],
                          %(totals)s::bigint[], %(results)s::text[]::jsonb[])
@@ -221,14 +237,14 @@ WITH c AS (
         completed_at = clock_timestamp(), lease_expires_at = NULL
     FROM locked, c
     WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
-    RETURNING t.id, t.attempt, t.worker_id, t.completed_at
+    RETURNING t.id, t.attempt, t.worker_id, t.completed_at, t.params ? 'pipeline_run' AS in_run
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, completed_at, 'completed', attempt, 'worker ' || worker_id, '' FROM finished ORDER BY id
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM finished)
 )
-SELECT id, attempt FROM finished CROSS JOIN changed
+SELECT id, attempt, in_run FROM finished CROSS JOIN changed
 
 -- name: task_fail
 WITH c AS (
@@ -246,7 +262,8 @@ WITH c AS (
         completed_at = clock_timestamp(), lease_expires_at = NULL
     FROM locked, c
     WHERE t.id = locked.id AND c.id = t.id AND c.attempt = t.attempt AND t.status = 'running'
-    RETURNING t.id, t.attempt, t.worker_id, t.completed_at, t.error_message
+    RETURNING t.id, t.attempt, t.worker_id, t.completed_at, t.error_message,
+              t.params ? 'pipeline_run' AS in_run
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, completed_at, 'failed', attempt, 'worker ' || worker_id, error_message
@@ -254,7 +271,7 @@ WITH c AS (
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM finished)
 )
-SELECT id, attempt FROM finished CROSS JOIN changed
+SELECT id, attempt, in_run FROM finished CROSS JOIN changed
 
 -- name: task_release
 -- The row is locked first so that the event names the worker that held it (the update clears it).
@@ -292,7 +309,8 @@ WHERE t.id = mine.id AND t.status = 'running'
 
 -- name: task_rescue
 -- SKIP LOCKED: rescuers on several hosts run at once with no leader; a row another transaction holds
--- (a late completion, a cancel) is left for the next round, which sees its outcome.
+-- (a late completion, a cancel) is left for the next round, which sees its outcome. A task lost on its
+-- last attempt fails, and so does the pipeline run whose step in flight it was.
 WITH expired AS (
     SELECT id, worker_id FROM tasks
     WHERE status = 'running' AND lease_expires_at < clock_timestamp()
@@ -320,6 +338,11 @@ WITH expired AS (
                 THEN 'worker ' || COALESCE(lost_worker, '?') || ' stopped renewing its lease'
                 ELSE error_message END
     FROM rescued ORDER BY id
+), ended AS (
+    UPDATE pipeline_runs AS r
+    SET status = 'failed', ended_at = clock_timestamp(), error = rescued.error_message
+    FROM rescued
+    WHERE rescued.status = 'failed' AND r.current_task_id = rescued.id AND r.status = 'running'
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM rescued)
 )
@@ -440,3 +463,97 @@ SELECT min(created_at) AS oldest FROM tasks WHERE status = 'pending'
 SELECT kind, count(*) AS count FROM task_events
 WHERE kind IN ('rescued', 'lost', 'killed', 'timed_out')
 GROUP BY kind
+
+-- Pipeline runs (taskapi.store._runs runs these, in the store's explicit transactions). A run's next
+-- step is created by task_finish in the transaction that completes the step before, from a run still
+-- 'running' whose step in flight is that task: so a step is created once, and never after a cancel.
+-- Locks: a task's row first, then its run's (task_finish, the cancels and the rescue all update the
+-- task before its run; run_cancel locks the task with run_lock_task before it marks the run).
+
+-- name: run_insert
+INSERT INTO pipeline_runs (project_id, query, steps, created_at)
+VALUES (%(project_id)s::bigint, %(query)s::text, %(steps)s::jsonb, clock_timestamp())
+RETURNING id
+
+-- name: run_step_insert
+INSERT INTO tasks (project_id, task_type, params, created_at)
+VALUES (%(project_id)s::bigint, %(task_type)s::text, %(params)s::jsonb, clock_timestamp())
+RETURNING id, created_at
+
+-- name: run_step_logged
+-- The step's created event and, delivered at commit, the notifications every create sends.
+WITH logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    VALUES (%(task_id)s::bigint, %(created_at)s::timestamptz, 'created', 0, %(actor)s::text, %(detail)s::text)
+)
+SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', %(task_type)s::text)::text),
+       pg_notify('taskapi_changes', '')
+
+-- name: run_step_linked
+INSERT INTO pipeline_run_tasks (run_id, position, task_id)
+VALUES (%(run_id)s::bigint, %(position)s::int, %(task_id)s::bigint)
+
+-- name: run_set_task
+UPDATE pipeline_runs SET current_step = %(position)s::int, current_task_id = %(task_id)s::bigint
+WHERE id = %(run_id)s::bigint
+
+-- name: run_advance
+-- The step in flight completed: the run ends completed after its last step, else answers the position
+-- of the next step to create. No row: the run is no longer running at that task (cancelled meanwhile).
+UPDATE pipeline_runs
+SET status = CASE WHEN current_step + 1 < jsonb_array_length(steps) THEN status ELSE 'completed' END,
+    ended_at = CASE WHEN current_step + 1 < jsonb_array_length(steps) THEN ended_at ELSE clock_timestamp() END
+WHERE id = %(run_id)s::bigint AND status = 'running' AND current_task_id = %(task_id)s::bigint
+RETURNING id, project_id, status, steps, current_step + 1 AS next_step
+
+-- name: run_fail
+UPDATE pipeline_runs AS r
+SET status = 'failed', ended_at = clock_timestamp(), error = t.error_message
+FROM tasks AS t
+WHERE r.id = %(run_id)s::bigint AND r.status = 'running' AND r.current_task_id = %(task_id)s::bigint
+  AND t.id = r.current_task_id
+
+-- name: run_get
+-- The run and its steps' tasks in one statement (one consistent reading).
+SELECT r.id, r.project_id, r.status, r.query, r.steps, r.current_step, r.created_at, r.ended_at, r.error,
+       l.position, l.task_id, t.status AS task_status, t.progress, t.total
+FROM pipeline_runs AS r
+LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
+LEFT JOIN tasks AS t ON t.id = l.task_id
+WHERE r.id = %(id)s::bigint
+ORDER BY l.position
+
+-- name: postgres.run_of_finished
+-- In task_finish, for the outcomes written whose task is a run's step: the running runs whose step in
+-- flight they are (a probe of pipeline_runs_running_task).
+SELECT r.id AS run_id, t.id AS task_id, t.status
+FROM pipeline_runs AS r JOIN tasks AS t ON t.id = r.current_task_id
+WHERE r.status = 'running' AND r.current_task_id = ANY (%(ids)s::bigint[])
+
+-- name: run_state
+SELECT status, current_task_id FROM pipeline_runs WHERE id = %(id)s::bigint
+
+-- name: run_lock_task
+-- The step's task before its run (the order every writer takes): a completion holding the task finishes
+-- (and chains) first, then run_mark_cancelled sees where the run is now.
+SELECT id FROM tasks WHERE id = %(task_id)s::bigint FOR UPDATE
+
+-- name: run_mark_cancelled
+UPDATE pipeline_runs
+SET status = 'cancelled', ended_at = clock_timestamp(), error = 'cancelled by ' || %(actor)s::text
+WHERE id = %(id)s::bigint AND status = 'running' AND current_task_id = %(task_id)s::bigint
+RETURNING id
+
+-- name: run_list
+-- The newest runs (of a project, when project_id is set) with their steps' tasks.
+SELECT r.id, r.project_id, r.status, r.query, r.steps, r.current_step, r.created_at, r.ended_at, r.error,
+       l.position, l.task_id, t.status AS task_status, t.progress, t.total
+FROM (
+    SELECT * FROM pipeline_runs
+    WHERE %(project_id)s::bigint IS NULL OR project_id = %(project_id)s::bigint
+    ORDER BY id DESC
+    LIMIT %(limit)s::bigint
+) AS r
+LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
+LEFT JOIN tasks AS t ON t.id = l.task_id
+ORDER BY r.id DESC, l.position

@@ -244,3 +244,99 @@ SELECT min(created_at) AS oldest FROM tasks WHERE status = 'pending'
 SELECT kind, count(*) AS count FROM task_events
 WHERE kind IN ('rescued', 'lost', 'killed', 'timed_out')
 GROUP BY kind
+
+-- Pipeline runs (taskapi.store._runs runs these, in the store's write transactions). A run's next step
+-- is created by task_finish in the transaction that completes the step before, from a run still
+-- 'running' whose step in flight is that task: so a step is created once, and never after a cancel.
+
+-- name: run_insert
+INSERT INTO pipeline_runs (project_id, query, steps, created_at)
+VALUES (:project_id, :query, :steps, :now)
+RETURNING id
+
+-- name: run_step_insert
+INSERT INTO tasks (project_id, task_type, params, created_at)
+VALUES (:project_id, :task_type, :params, :now)
+RETURNING id, created_at
+
+-- name: run_step_logged
+INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+VALUES (:task_id, :created_at, 'created', 0, :actor, :detail)
+
+-- name: run_step_linked
+INSERT INTO pipeline_run_tasks (run_id, position, task_id) VALUES (:run_id, :position, :task_id)
+
+-- name: run_set_task
+UPDATE pipeline_runs SET current_step = :position, current_task_id = :task_id WHERE id = :run_id
+
+-- name: run_advance
+-- The step in flight completed: the run ends completed after its last step, else answers the position
+-- of the next step to create. No row: the run is no longer running at that task (cancelled meanwhile).
+UPDATE pipeline_runs
+SET status = CASE WHEN current_step + 1 < json_array_length(steps) THEN status ELSE 'completed' END,
+    ended_at = CASE WHEN current_step + 1 < json_array_length(steps) THEN ended_at ELSE :now END
+WHERE id = :run_id AND status = 'running' AND current_task_id = :task_id
+RETURNING id, project_id, status, steps, current_step + 1 AS next_step
+
+-- name: run_fail
+UPDATE pipeline_runs AS r
+SET status = 'failed', ended_at = :now, error = t.error_message
+FROM tasks AS t
+WHERE r.id = :run_id AND r.status = 'running' AND r.current_task_id = :task_id AND t.id = r.current_task_id
+
+-- name: run_get
+-- The run and its steps' tasks in one statement (one consistent reading).
+SELECT r.id, r.project_id, r.status, r.query, r.steps, r.current_step, r.created_at, r.ended_at, r.error,
+       l.position, l.task_id, t.status AS task_status, t.progress, t.total
+FROM pipeline_runs AS r
+LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
+LEFT JOIN tasks AS t ON t.id = l.task_id
+WHERE r.id = :id
+ORDER BY l.position
+
+-- name: run_state
+SELECT status, current_task_id FROM pipeline_runs WHERE id = :id
+
+-- name: run_lock_task
+-- Nothing to lock: the write transaction (BEGIN IMMEDIATE) already keeps every other writer out.
+SELECT id FROM tasks WHERE id = :task_id
+
+-- name: run_mark_cancelled
+UPDATE pipeline_runs
+SET status = 'cancelled', ended_at = :now, error = 'cancelled by ' || :actor
+WHERE id = :id AND status = 'running' AND current_task_id = :task_id
+RETURNING id
+
+-- name: sqlite.run_of_finished
+-- In task_finish, for the ids whose outcome won: the runs whose step in flight they are (the probe of
+-- pipeline_runs_running_task that a task outside any run costs).
+SELECT r.id AS run_id, t.id AS task_id, t.status
+FROM pipeline_runs AS r JOIN tasks AS t ON t.id = r.current_task_id
+WHERE r.status = 'running' AND r.current_task_id IN (SELECT value FROM json_each(:ids))
+
+-- name: sqlite.run_ended_with_tasks
+-- After a cancel (one task, or a project's) or a rescue, in its transaction: a run whose step in flight
+-- was cancelled ends cancelled, one whose step was lost (failed) ends failed.
+UPDATE pipeline_runs AS r
+SET status = CASE t.status WHEN 'failed' THEN 'failed' ELSE 'cancelled' END,
+    ended_at = :now,
+    error = CASE t.status WHEN 'failed' THEN t.error_message
+                 ELSE 'task ' || t.id || ' (' || t.task_type || ') was cancelled by ' || :actor END
+FROM tasks AS t
+WHERE t.id = r.current_task_id AND r.status = 'running'
+  AND r.current_task_id IN (SELECT value FROM json_each(:ids))
+  AND t.status IN ('failed', 'cancelled')
+
+-- name: run_list
+-- The newest runs (of a project, when :project_id is set) with their steps' tasks.
+SELECT r.id, r.project_id, r.status, r.query, r.steps, r.current_step, r.created_at, r.ended_at, r.error,
+       l.position, l.task_id, t.status AS task_status, t.progress, t.total
+FROM (
+    SELECT * FROM pipeline_runs
+    WHERE :project_id IS NULL OR project_id = :project_id
+    ORDER BY id DESC
+    LIMIT :limit
+) AS r
+LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
+LEFT JOIN tasks AS t ON t.id = l.task_id
+ORDER BY r.id DESC, l.position
