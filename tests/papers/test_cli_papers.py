@@ -153,8 +153,9 @@ def test_a_named_file_that_is_not_a_pdf_is_not_attached(library: Library) -> Non
     assert result["attached_pdfs"] == 1 and result["missing_files"] == [str(library.missing)]
 
 
-def test_people_get_tables_and_a_panel(library: Library) -> None:
+def test_people_get_tables_and_a_panel(library: Library, api: PapersApi) -> None:
     library.import_export()
+    api.repository.index_update(1, rebuild=False, fence=None)  # q searches the full-text index
     table = library.ok("list").stdout
     assert "Attention Is All You Need" in table and "Ashish Vaswani et al." in table and "yes" in table
     assert "Score" not in table and "Dup of" not in table

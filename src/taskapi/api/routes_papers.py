@@ -1,4 +1,5 @@
-"""The papers routes: the library's list (with ``q``), one paper, its PDF, and the import.
+"""The papers routes: the library's list (ranked by the full-text index with ``q``), one paper, its PDF
+and extracted text, and the import.
 
 They follow the task routes: async, one thread hop per service call, the ``{"code","message","data"}``
 envelope, 400 naming the parameter (never 422), 404 in the envelope, keyset paging with
@@ -27,12 +28,14 @@ from taskapi.api.schemas_papers import (
     ImportPapersRequest,
     PaperDetailSchema,
     PaperListItemSchema,
+    PaperTextSchema,
     detail_row,
     list_item_row,
+    text_row,
 )
 from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, MAX_LIST_LIMIT
 from taskapi.papers.errors import PaperNotFound
-from taskapi.papers.service import PaperService
+from taskapi.papers.service import MAX_QUERY_CHARS, PaperService
 
 PAPERS_PATH = "/api/v1/papers"
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -69,7 +72,7 @@ def _json(body: dict[str, Any], status_code: int = 200, headers: dict[str, str] 
 
 @router.get(
     "",
-    summary="List papers, newest first",
+    summary="List papers, newest first, or search them (q)",
     response_model=ApiResponse[list[PaperListItemSchema]],
     responses=_errors(400, 500, 503),
 )
@@ -82,8 +85,9 @@ async def list_papers(
     q: Annotated[
         str | None,
         Query(
-            max_length=500,
-            description="Only papers whose title, abstract or authors contain every word (blank: all)",
+            max_length=MAX_QUERY_CHARS,
+            description='Search the full-text index: words (all must match), "phrases", OR, -excluded,'
+            " prefix*; ranked best first (blank: no search)",
         ),
     ] = None,
     limit: Annotated[
@@ -97,11 +101,20 @@ async def list_papers(
     ] = False,
 ) -> Response:
     """Papers ordered by `created_at` descending, ties by `id` descending; duplicates hidden unless
-    `include_duplicates=true`. With `q`, each item carries a `score` (how often the words occur) and a
-    `snippet`; without, both are null.
+    `include_duplicates=true`.
+
+    With `q`, the papers the full-text index finds, best first (title matches before abstract
+    matches before matches in the text), each with a `score` and a `snippet`; without, both are null.
+    `q` reads like a search box: words (all must match, stemmed, case and accents aside),
+    `"quoted phrases"`, `OR` between two words or phrases, `-excluded`, `graph*` (prefix). Only
+    indexed papers are found: run the `index` task after importing (a project never indexed answers
+    an empty list). Duplicates are never indexed. A `q` with no word left to search for (only common
+    words or symbols) answers 400.
 
     A full page (as many papers as `limit`) carries an `X-Next-Cursor` header (and a
-    `Link: rel="next"`); pass it back as `cursor`, with the same filters, for the next page."""
+    `Link: rel="next"`); pass it back as `cursor`, with the same filters, for the next page. With
+    `q` the cursor is an opaque offset into the ranking, valid for the same `q` and `project_id`
+    (up to 100,000 results)."""
     page = await in_thread(
         papers.list,
         project_id,
@@ -144,9 +157,24 @@ async def import_papers(papers: PapersDep, body: ImportPapersRequest) -> ApiResp
 )
 async def get_paper(papers: PapersDep, paper_id: PaperId) -> Response:
     """The paper with its identifiers, `duplicate_of`, its stored `file` (or null), its
-    `pdf_candidates`, and `text` (null until the ocr step has read its PDF)."""
-    paper = await in_thread(papers.get, paper_id)
-    return _json({"code": 200, "message": "success", "data": detail_row(paper)})
+    `pdf_candidates`, and `text`: the summary of its extracted text (pages, characters, pages per
+    engine), null until the ocr step has read its PDF."""
+    detail = await in_thread(papers.detail, paper_id)
+    return _json({"code": 200, "message": "success", "data": detail_row(detail.paper, detail.text)})
+
+
+@router.get(
+    "/{id}/text",
+    summary="The extracted text of a paper, page by page",
+    response_model=ApiResponse[PaperTextSchema],
+    responses=_errors(400, 404, 500, 503),
+)
+async def get_paper_text(papers: PapersDep, paper_id: PaperId) -> Response:
+    """Each page's text with the engine that produced it (`text`: the PDF's text layer; `tesseract`:
+    OCR, with its mean word `confidence`), in page order; `pages` is empty until the ocr step has
+    read the paper's PDF. 404 in the envelope if there is no such paper."""
+    text = await in_thread(papers.text, paper_id)
+    return _json({"code": 200, "message": "success", "data": text_row(text)})
 
 
 @router.get(

@@ -3,7 +3,8 @@ rendering; the CLI's ``--json`` output is built from them too.
 
 A list item is the paper's fields, its identifiers and ``duplicate_of``, ``has_pdf``, and ``score`` and
 ``snippet`` (set when the list was asked with ``q``, else null). The detail adds the stored ``file``, the
-``pdf_candidates`` and ``text`` (null until the ``ocr`` step has read the PDF).
+``pdf_candidates`` and ``text``, the summary of its extracted text (null until the ``ocr`` step has read
+the PDF); ``GET /api/v1/papers/{id}/text`` answers the text itself, page by page.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from taskapi.api.schemas import ApiTime, render_time
 from taskapi.domain import MAX_ID
 from taskapi.papers.records import Paper, PaperFile
-from taskapi.papers.service import MAX_IMPORT, ImportFileResult, ListedPaper
+from taskapi.papers.service import MAX_IMPORT, ImportFileResult, ListedPaper, PaperText
 
 _PAPER_EXAMPLE = {
     "title": "Attention Is All You Need",
@@ -54,12 +55,15 @@ class PaperSchema(BaseModel):
 
 
 class PaperListItemSchema(PaperSchema):
-    score: int | None = Field(
-        examples=[3], description="With q: how many times its words occur in the paper; else null"
+    score: float | None = Field(
+        examples=[7.25],
+        description="With q: the index's relevance, higher is better (bm25 on SQLite, ts_rank_cd on"
+        " PostgreSQL: compare within one answer only); else null",
     )
     snippet: str | None = Field(
-        examples=["We propose a new simple network architecture, the Transformer."],
-        description="With q: the abstract's sentence that matched best, else the title; else null",
+        examples=["We propose a new simple <b>network</b> architecture, the Transformer."],
+        description="With q: the passage that matched (title, abstract or text), HTML-escaped, the"
+        " matched words in <b>...</b>; else null",
     )
 
 
@@ -75,6 +79,33 @@ class PaperFileSchema(BaseModel):
     fetched_at: ApiTime
 
 
+class TextSummarySchema(BaseModel):
+    """How much text the ocr step extracted, and which engine read how many pages."""
+
+    pages: int = Field(examples=[12])
+    chars: int = Field(examples=[48211])
+    engines: dict[str, int] = Field(
+        examples=[{"text": 11, "tesseract": 1}], description="Pages per engine: text layer or Tesseract"
+    )
+
+
+class PageTextSchema(BaseModel):
+    page: int = Field(examples=[1], description="From 1")
+    text: str = Field(examples=["Attention Is All You Need\nAshish Vaswani ..."])
+    engine: str = Field(examples=["text"], description="text (the PDF's text layer) or tesseract (OCR)")
+    confidence: float | None = Field(
+        examples=[None], description="Tesseract's mean word confidence (0-100); null for a text-layer page"
+    )
+
+
+class PaperTextSchema(BaseModel):
+    """A paper's extracted text, page by page (an empty list until the ocr step has read its PDF)."""
+
+    paper_id: int = Field(examples=[5])
+    pages: list[PageTextSchema]
+    chars: int = Field(examples=[48211], description="Characters over all pages")
+
+
 class PaperDetailSchema(PaperSchema):
     """One paper in full."""
 
@@ -82,8 +113,8 @@ class PaperDetailSchema(PaperSchema):
     pdf_candidates: list[str] = Field(
         examples=[["https://arxiv.org/pdf/1706.03762"]], description="Where crawl looks for a PDF, best first"
     )
-    text: dict[str, Any] | None = Field(
-        examples=[None], description="A summary of the extracted text once the ocr step ran; null until then"
+    text: TextSummarySchema | None = Field(
+        description="A summary of the extracted text once the ocr step ran; null until then"
     )
 
 
@@ -133,13 +164,25 @@ def file_row(file: PaperFile | None) -> dict[str, Any] | None:
     }
 
 
-def detail_row(paper: Paper) -> dict[str, Any]:
-    """What ``PaperDetailSchema`` serialises ``paper`` to."""
+def detail_row(paper: Paper, text: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``PaperDetailSchema`` serialises ``paper`` to, with its text summary (``text_summary``)."""
     return {
         **paper_row(paper),
         "file": file_row(paper.file),
         "pdf_candidates": list(paper.pdf_candidates),
-        "text": None,
+        "text": text,
+    }
+
+
+def text_row(text: PaperText) -> dict[str, Any]:
+    """What ``PaperTextSchema`` serialises ``text`` to."""
+    return {
+        "paper_id": text.paper_id,
+        "pages": [
+            {"page": p.page, "text": p.text, "engine": p.engine, "confidence": p.confidence}
+            for p in text.pages
+        ],
+        "chars": text.chars,
     }
 
 

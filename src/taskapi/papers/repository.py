@@ -13,21 +13,22 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from taskapi.domain import Cursor, decode_cursor, encode_cursor
-from taskapi.papers._rows import Codec, codec_for, draft_of, paper_of, string_list
+from taskapi.papers._base import PAPERS_COMPONENT, Fence, FenceLost, batches
+from taskapi.papers._index import IndexMethods
+from taskapi.papers._rows import draft_of, paper_of, string_list
+from taskapi.papers._search import EmptyQuery, InvalidQuery
+from taskapi.papers._texts import TextMethods
 from taskapi.papers._upsert import MAX_HOPS, BatchUpsert, Draft, flatten, mark_duplicates
 from taskapi.papers.errors import PaperNotFound
 from taskapi.papers.records import IDENTIFIERS, Paper, PaperFile, PaperRecord
-from taskapi.store._queries import Component, load_queries
-from taskapi.store.base import Store
+from taskapi.papers.texts import IndexedDocument, IndexResult, OcrTarget, PageText, SearchHit
 from taskapi.store.db import Tx
 
-PAPERS_COMPONENT = Component("papers", "taskapi.papers")
-"""The library's tables, migrated after the task store's: ``store.migrate([PAPERS_COMPONENT])``."""
 DEFAULT_BATCH = 1000
 """Records (or duplicate pairs) per write transaction. Measured on SQLite: about 0.1 s per batch."""
 
@@ -35,23 +36,6 @@ PaperCursor = Cursor
 """A keyset position of the paper list (``created_at``, ``id``): the task list's, same opaque token."""
 encode_paper_cursor = encode_cursor
 decode_paper_cursor = decode_cursor
-
-
-@dataclass(frozen=True, slots=True)
-class Fence:
-    """The attempt of a task a write belongs to: it is written only while that attempt is running."""
-
-    task_id: int
-    attempt: int
-
-
-class FenceLost(Exception):
-    """The task is no longer running at this attempt (cancelled, or rescued and retried): the batch
-    that found out wrote nothing (earlier batches of the same call stay)."""
-
-    def __init__(self, fence: Fence) -> None:
-        super().__init__(f"task {fence.task_id} is no longer running at attempt {fence.attempt}")
-        self.fence = fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +77,9 @@ def next_paper_cursor(page: Sequence[Paper], limit: int) -> PaperCursor | None:
     return PaperCursor(created_at=page[-1].created_at, id=page[-1].id)
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    if size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {size}")
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class PapersRepository:
-    """The papers of every project, in the store's database (migrated with ``PAPERS_COMPONENT``)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._queries = load_queries(store.dialect, package=PAPERS_COMPONENT.package)
-        self._codec: Codec = codec_for(store.dialect)
+class PapersRepository(TextMethods, IndexMethods):
+    """The papers of every project, in the store's database (migrated with ``PAPERS_COMPONENT``), with
+    their page texts and full-text index (``TextMethods``, ``IndexMethods``)."""
 
     # -- the upsert -------------------------------------------------------------------------------
 
@@ -131,7 +104,7 @@ class PapersRepository:
             if record.is_empty:
                 raise ValueError(f"papers.{index}: a record needs a title or an identifier")
         placed: list[tuple[int, bool]] = []
-        for batch in _batches(prepared, batch_size):
+        for batch in batches(prepared, batch_size):
             placed.extend(self._import_batch(project_id, batch, fence))
         created = sum(1 for _, new in placed if new)
         return ImportResult(
@@ -179,18 +152,6 @@ class PapersRepository:
 
     def _fetch_many(self, tx: Tx, ids: set[int]) -> list[dict[str, Any]]:
         return tx.fetch(self._queries["paper_get_many"], {"ids": self._codec.array(sorted(ids))})
-
-    def _guard(self, tx: Tx, fence: Fence | None, project_id: int | None) -> None:
-        """The first statements of a write: the fence, then the project's write lock (PostgreSQL; on
-        SQLite ``BEGIN IMMEDIATE`` already made this the only writer)."""
-        if fence is not None:
-            held = tx.fetch_one(
-                self._queries["papers_fence"], {"task_id": fence.task_id, "attempt": fence.attempt}
-            )
-            if held is None:
-                raise FenceLost(fence)
-        if project_id is not None:
-            tx.execute(self._queries["papers_lock_project"], {"project_id": project_id})
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -265,7 +226,7 @@ class PapersRepository:
         """
         pairs = sorted(flatten(duplicate_of).items())
         changed: set[int] = set()
-        for batch in _batches(pairs, batch_size):
+        for batch in batches(pairs, batch_size):
             changed |= self._dedup_batch(project_id, batch, fence)
         return len(changed)
 
@@ -367,3 +328,25 @@ def _crawl_target(row: Mapping[str, Any]) -> CrawlTarget:
     return CrawlTarget(
         paper_id=row["id"], candidates=tuple(dict.fromkeys(urls)), doi=row["doi"], arxiv_id=row["arxiv_id"]
     )
+
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "PAPERS_COMPONENT",
+    "CrawlTarget",
+    "EmptyQuery",
+    "Fence",
+    "FenceLost",
+    "ImportResult",
+    "IndexResult",
+    "IndexedDocument",
+    "InvalidQuery",
+    "OcrTarget",
+    "PageText",
+    "PaperCursor",
+    "PapersRepository",
+    "SearchHit",
+    "decode_paper_cursor",
+    "encode_paper_cursor",
+    "next_paper_cursor",
+]

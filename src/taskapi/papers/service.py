@@ -5,24 +5,26 @@ It checks what a caller gives (ids, limits, records: all before anything is writ
 through the repository's upsert, copies an export's local PDFs into the file store and attaches them,
 and answers lists page by page with an opaque cursor.
 
-Until the full-text index exists (the ``index`` step), ``q`` is answered by reading the project's papers
-newest first, a thousand at a time, and keeping those whose title, abstract or authors contain every
-word of ``q`` (case- and accent-insensitive, as a word or the start of one). It costs a scan of the
-project when few papers match; the index will replace it behind the same ``list``.
+With ``q``, the list is the full-text index ranked best first (``PapersRepository.search``): papers
+not indexed yet (before an ``index`` run) are not found, and a project never indexed answers an empty
+list. Its pages are an offset (an opaque cursor bound to the query), up to ``MAX_RANKED`` results.
 """
 
 from __future__ import annotations
 
-import re
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, MAX_LIST_LIMIT, InvalidInput, utcnow
+from taskapi.papers._search import InvalidQuery
 from taskapi.papers.errors import PaperFileNotFound, PaperNotFound
 from taskapi.papers.files import FileStore, StoredFile
 from taskapi.papers.formats import ImportedRecord, read_records, record_from_json
-from taskapi.papers.records import Paper, PaperFile, fold
+from taskapi.papers.records import Paper, PaperFile
 from taskapi.papers.repository import (
     ImportResult,
     PaperCursor,
@@ -30,20 +32,19 @@ from taskapi.papers.repository import (
     decode_paper_cursor,
     encode_paper_cursor,
 )
+from taskapi.papers.texts import PageText
 
 MAX_IMPORT = 10_000
 """Most records one ``import_papers`` call takes (an import file has no such bound)."""
 MAX_QUERY_CHARS = 500
-MAX_QUERY_WORDS = 20
-SCAN_BATCH = 1_000
-"""Papers read per query while ``q`` is answered by scanning (see the module's docstring)."""
-SNIPPET_CHARS = 300
+MAX_RANKED = 100_000
+"""Ranked results reachable by paging (a search box's answer is read from the top)."""
 MAX_PDF_BYTES = 1 << 30
 """Largest local PDF an import copies into the file store (a named file may be anything)."""
 PDF_CONTENT_TYPE = "application/pdf"
 _PDF_MAGIC = b"%PDF-"
 _PDF_MAGIC_WITHIN = 1024  # readers accept a little junk before the header; so do we
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_BAD_CURSOR = "not a cursor this API issued for this query (use the X-Next-Cursor header)"
 
 
 def check_id(name: str, value: object) -> int:
@@ -63,11 +64,11 @@ def check_limit(value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ListedPaper:
-    """A paper of a list; with ``q``, how many times its words occur (``score``) and the passage that
-    shows why it matched (``snippet``: the abstract's best sentence, else the title)."""
+    """A paper of a list; with ``q``, its relevance (``score``, higher is better) and the passage that
+    matched (``snippet``: HTML-safe, the matched words in ``<b>...</b>``)."""
 
     paper: Paper
-    score: int | None = None
+    score: float | None = None
     snippet: str | None = None
 
 
@@ -92,49 +93,48 @@ class ImportFileResult:
     missing_files: list[str] = field(default_factory=list)
 
 
-class TextQuery:
-    """The words of ``q`` and how a paper matches them: every word, in its title, abstract or
-    authors, as a word or the start of one (``network`` finds ``networks``), case and accents aside."""
+@dataclass(frozen=True, slots=True)
+class PaperDetail:
+    """One paper in full, with the summary of its extracted text (``None`` until ``ocr`` read it)."""
 
-    def __init__(self, q: str) -> None:
-        if len(q) > MAX_QUERY_CHARS:
-            raise InvalidInput("q", f"must be at most {MAX_QUERY_CHARS} characters, got {len(q)}")
-        words = list(dict.fromkeys(fold(q).split()))
-        if not words:
-            raise InvalidInput("q", f"must contain a letter or a digit, got {q!r}")
-        if len(words) > MAX_QUERY_WORDS:
-            raise InvalidInput("q", f"must have at most {MAX_QUERY_WORDS} words, got {len(words)}")
-        self.words = words
-        self._patterns = [re.compile(rf"\b{re.escape(word)}") for word in words]
-
-    def match(self, paper: Paper) -> ListedPaper | None:
-        """``paper`` with its score and snippet if it contains every word, else ``None``."""
-        raw = " ".join(filter(None, [paper.title, paper.abstract, *paper.authors]))
-        if raw.isascii():  # folding keeps ASCII letters: a word missing from the lower-case text is absent
-            lower = raw.lower()
-            if not all(word in lower for word in self.words):
-                return None
-        text = fold(raw)
-        counts = [len(pattern.findall(text)) for pattern in self._patterns]
-        if not all(counts):
-            return None
-        return ListedPaper(paper, score=sum(counts), snippet=self.snippet(paper))
-
-    def snippet(self, paper: Paper) -> str | None:
-        """The abstract's sentence with the most of the words (the first of equals), else the title."""
-        best, best_hits = None, 0
-        for sentence in _SENTENCE_END.split(paper.abstract or ""):
-            folded = fold(sentence)
-            hits = sum(1 for pattern in self._patterns if pattern.search(folded))
-            if hits > best_hits:
-                best, best_hits = sentence, hits
-        return _shortened(best or paper.title)
+    paper: Paper
+    text: dict[str, Any] | None
 
 
-def _shortened(text: str | None) -> str | None:
-    if text is None or len(text) <= SNIPPET_CHARS:
-        return text
-    return text[: SNIPPET_CHARS - 1].rstrip() + "\u2026"
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """A paper's extracted text, page by page, and its length in characters."""
+
+    paper_id: int
+    pages: list[PageText]
+
+    @property
+    def chars(self) -> int:
+        return sum(len(page.text) for page in self.pages)
+
+
+def _query_key(project_id: int | None, q: str) -> str:
+    return hashlib.sha256(f"{project_id}|{q}".encode()).hexdigest()[:12]
+
+
+def encode_rank_cursor(project_id: int | None, q: str, offset: int) -> str:
+    """The opaque cursor of a ranked page: where the next page starts, bound to its query."""
+    raw = f"rank|{offset}|{_query_key(project_id, q)}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_rank_cursor(token: str, project_id: int | None, q: str) -> int:
+    """The offset a ranked page's cursor names; ``InvalidInput`` for any other token (a cursor of
+    another query, or of the list without ``q``)."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        kind, offset, key = raw.split("|")
+        start = int(offset)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor", _BAD_CURSOR) from exc
+    if kind != "rank" or key != _query_key(project_id, q) or not 0 <= start <= MAX_RANKED:
+        raise InvalidInput("cursor", _BAD_CURSOR)
+    return start
 
 
 def _cursor_after(paper: Paper) -> PaperCursor:
@@ -153,7 +153,6 @@ def _is_pdf(path: Path) -> bool:
 
 
 # Aliases for annotations inside PaperService, where ``list`` names its method.
-_Hits = list[ListedPaper]
 _Firsts = list[StoredFile | None]
 _Paths = list[str]
 
@@ -175,6 +174,16 @@ class PaperService:
             raise PaperNotFound(paper_id)
         return paper
 
+    def detail(self, paper_id: int) -> PaperDetail:
+        """One paper with its file and the summary of its text; ``PaperNotFound`` if none."""
+        paper = self.get(paper_id)
+        return PaperDetail(paper, self.repository.text_summary(paper.id))
+
+    def text(self, paper_id: int) -> PaperText:
+        """The paper's extracted text per page (none before ``ocr``); ``PaperNotFound`` if no paper."""
+        paper = self.get(paper_id)
+        return PaperText(paper.id, self.repository.paper_text(paper.id))
+
     def list(
         self,
         project_id: int | None = None,
@@ -185,45 +194,35 @@ class PaperService:
         include_duplicates: bool = False,
     ) -> PaperPage:
         """Papers newest first (every project's unless ``project_id``), duplicates hidden unless asked;
-        with ``q`` (blank is none) only those containing all its words. ``cursor`` is a previous page's
-        ``next_cursor``."""
+        with ``q`` (blank is none) those the full-text index finds, best first (duplicates are never
+        indexed). ``cursor`` is a previous page's ``next_cursor``."""
         project = None if project_id is None else check_id("project_id", project_id)
         limit = check_limit(limit)
+        if q is not None and q.strip():
+            return self._ranked(project, q, limit, cursor)
         after = None if cursor is None else decode_paper_cursor(cursor)
-        query = TextQuery(q) if q is not None and q.strip() else None
-        if query is None:
-            papers = self.repository.paper_list(
-                project, limit=limit, after=after, include_duplicates=include_duplicates
-            )
-            items = [ListedPaper(paper) for paper in papers]
-        else:
-            items = self._search(project, query, limit, after, include_duplicates)
-        following = _cursor_after(items[-1].paper) if items and len(items) == limit else None
+        papers = self.repository.paper_list(
+            project, limit=limit, after=after, include_duplicates=include_duplicates
+        )
+        following = _cursor_after(papers[-1]) if papers and len(papers) == limit else None
+        items = [ListedPaper(paper) for paper in papers]
         return PaperPage(items, None if following is None else encode_paper_cursor(following))
 
-    def _search(
-        self,
-        project_id: int | None,
-        query: TextQuery,
-        limit: int,
-        after: PaperCursor | None,
-        include_duplicates: bool,
-    ) -> _Hits:
-        """The first ``limit`` matches after ``after``, reading the list a batch at a time."""
-        hits: _Hits = []
-        while True:
-            batch = self.repository.paper_list(
-                project_id, limit=SCAN_BATCH, after=after, include_duplicates=include_duplicates
-            )
-            for paper in batch:
-                hit = query.match(paper)
-                if hit is not None:
-                    hits.append(hit)
-                    if len(hits) == limit:
-                        return hits
-            if len(batch) < SCAN_BATCH:
-                return hits
-            after = _cursor_after(batch[-1])
+    def _ranked(self, project_id: int | None, q: str, limit: int, cursor: str | None) -> PaperPage:
+        """One page of the ranked search; the next page's cursor when this one is full and more can
+        follow within ``MAX_RANKED``."""
+        if len(q) > MAX_QUERY_CHARS:
+            raise InvalidInput("q", f"must be at most {MAX_QUERY_CHARS} characters, got {len(q)}")
+        offset = 0 if cursor is None else decode_rank_cursor(cursor, project_id, q)
+        limit = min(limit, MAX_RANKED - offset)
+        try:
+            hits = self.repository.search(project_id, q, limit=limit, offset=offset) if limit else []
+        except InvalidQuery as exc:
+            raise InvalidInput("q", str(exc)) from None
+        items = [ListedPaper(hit.paper, score=hit.score, snippet=hit.snippet) for hit in hits]
+        following = offset + len(hits)
+        full = bool(hits) and len(hits) == limit and following < MAX_RANKED
+        return PaperPage(items, encode_rank_cursor(project_id, q, following) if full else None)
 
     def pdf_path(self, paper_id: int) -> Path:
         """The stored PDF of a paper on this machine; ``PaperNotFound`` when the paper is not there,
@@ -318,7 +317,8 @@ __all__ = [
     "ImportFileResult",
     "ImportResult",
     "ListedPaper",
+    "PaperDetail",
     "PaperPage",
     "PaperService",
-    "TextQuery",
+    "PaperText",
 ]

@@ -160,3 +160,164 @@ SELECT count(*) AS n FROM papers WHERE project_id = %(project_id)s::bigint AND d
 
 -- name: project_count_all
 SELECT count(*) AS n FROM papers WHERE project_id = %(project_id)s::bigint
+
+-- name: ocr_targets
+-- Every non-duplicate paper of the project with a stored PDF and no text yet, by id.
+SELECT p.id AS paper_id, f.sha256, f.path
+FROM papers AS p JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.project_id = %(project_id)s::bigint AND p.duplicate_of IS NULL
+  AND NOT EXISTS (SELECT 1 FROM paper_texts AS t WHERE t.paper_id = p.id)
+ORDER BY p.id
+LIMIT %(limit)s::bigint
+
+-- name: ocr_targets_of
+-- The papers named (duplicates too: the caller asked for them) of the project that have a stored PDF,
+-- text or not; the caller keeps its own order.
+SELECT p.id AS paper_id, f.sha256, f.path
+FROM papers AS p JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.id = ANY(%(ids)s::bigint[]) AND p.project_id = %(project_id)s::bigint
+
+-- name: text_enqueue
+-- A paper's text changed: the index must visit it (no row when the paper does not exist).
+INSERT INTO paper_index_queue (paper_id, project_id, seq)
+SELECT id, project_id, nextval('paper_index_seq') FROM papers WHERE id = %(paper_id)s::bigint
+ON CONFLICT (paper_id) DO UPDATE SET project_id = excluded.project_id, seq = excluded.seq
+
+-- name: text_delete
+DELETE FROM paper_texts WHERE paper_id = %(paper_id)s::bigint
+
+-- name: text_insert
+-- Run with executemany, one parameter set per page.
+INSERT INTO paper_texts (paper_id, page, text, engine, confidence)
+VALUES (%(paper_id)s::bigint, %(page)s::int, %(text)s::text, %(engine)s::text, %(confidence)s::float8)
+
+-- name: text_pages
+SELECT page, text, engine, confidence FROM paper_texts WHERE paper_id = %(paper_id)s::bigint ORDER BY page
+
+-- name: text_summary
+SELECT engine, count(*) AS pages, sum(length(text)) AS chars
+FROM paper_texts WHERE paper_id = %(paper_id)s::bigint GROUP BY engine
+
+-- name: index_enqueue_project
+-- rebuild: every paper of the project, and every document the index holds for it, waits for a visit.
+INSERT INTO paper_index_queue (paper_id, project_id, seq)
+SELECT id, project_id, nextval('paper_index_seq')
+FROM (
+    SELECT id, project_id FROM papers WHERE project_id = %(project_id)s::bigint
+    UNION
+    SELECT paper_id, project_id FROM paper_search WHERE project_id = %(project_id)s::bigint
+) AS everything
+ON CONFLICT (paper_id) DO UPDATE SET project_id = excluded.project_id, seq = excluded.seq
+
+-- name: index_pending
+SELECT count(*) AS n FROM paper_index_queue WHERE project_id = %(project_id)s::bigint
+
+-- name: index_queue_batch
+-- The next papers to visit, with the seq each was read at and the size of its text (the caller cuts the
+-- batch where the text to index grows too large for one short transaction; octet_length reads no TOAST).
+SELECT q.paper_id, q.seq,
+       (SELECT coalesce(sum(octet_length(t.text)), 0) FROM paper_texts AS t WHERE t.paper_id = q.paper_id)
+           AS chars
+FROM paper_index_queue AS q
+WHERE q.project_id = %(project_id)s::bigint AND q.paper_id > %(after_id)s::bigint
+ORDER BY q.paper_id
+LIMIT %(limit)s::int
+
+-- name: index_remove
+-- Documents of the batch that must leave the index (a duplicate now, or gone): answer their ids. The
+-- batch's papers are looked up by id (unnest drives the join), never by walking the project.
+DELETE FROM paper_search AS s
+USING (
+    SELECT u.id FROM unnest(%(ids)s::bigint[]) AS u (id)
+    LEFT JOIN papers AS p ON p.id = u.id
+    WHERE (p.project_id = %(project_id)s::bigint AND p.duplicate_of IS NULL) IS NOT TRUE
+) AS gone
+WHERE s.paper_id = gone.id
+RETURNING s.paper_id
+
+-- name: index_write
+-- The batch's non-duplicate papers of the project, (re)indexed: the weighted vector of title, abstract
+-- and their pages joined in page order (bounded). Looked up by id (unnest drives the join). Answer
+-- their ids.
+INSERT INTO paper_search AS s (paper_id, project_id, has_body, document)
+SELECT p.id, p.project_id, coalesce(b.body, '') <> '',
+       paper_document(coalesce(p.title, ''), coalesce(p.abstract, ''), coalesce(left(b.body, %(max_body)s::int), ''))
+FROM unnest(%(ids)s::bigint[]) AS u (id)
+JOIN papers AS p ON p.id = u.id
+LEFT JOIN LATERAL (
+    SELECT string_agg(t.text, E'\n\n' ORDER BY t.page) AS body FROM paper_texts AS t WHERE t.paper_id = p.id
+) AS b ON true
+-- "IS TRUE" makes the filter unindexable on purpose: the batch is looked up by id, never by walking the
+-- project's index (which stale statistics after a large import would pick).
+WHERE (p.project_id = %(project_id)s::bigint AND p.duplicate_of IS NULL) IS TRUE
+ON CONFLICT (paper_id) DO UPDATE
+SET project_id = excluded.project_id, has_body = excluded.has_body, document = excluded.document
+RETURNING s.paper_id
+
+-- name: index_dequeue
+-- %(done)s is a JSON list of [paper_id, seq] read by this run: an entry changed since stays queued.
+DELETE FROM paper_index_queue AS q
+USING jsonb_array_elements(%(done)s::jsonb) AS d (pair)
+WHERE q.paper_id = (d.pair ->> 0)::bigint AND q.seq = (d.pair ->> 1)::bigint
+
+-- name: index_size
+SELECT count(*) AS n FROM paper_search WHERE project_id = %(project_id)s::bigint
+
+-- name: index_with_body
+SELECT count(*) AS n FROM paper_search WHERE project_id = %(project_id)s::bigint AND has_body
+
+-- name: search
+-- ts_rank_cd weighs title (A) 1.0, abstract (B) 0.4, body (C) 0.2. A query whose required words the
+-- configuration all drops (stopwords) finds nothing: "!x" alone would match nearly everything.
+SELECT s.paper_id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', s.document, q.query) AS score
+FROM paper_search AS s, to_tsquery('taskapi_english', %(match)s::text) AS q (query)
+-- The project is a filter of the matches ("IS TRUE": never an index walk over the whole project).
+WHERE (%(project_id)s::bigint IS NULL OR s.project_id = %(project_id)s::bigint) IS TRUE AND s.document @@ q.query
+  AND numnode(to_tsquery('taskapi_english', %(positive)s::text)) > 0
+ORDER BY score DESC, s.paper_id
+LIMIT %(limit)s::int OFFSET %(offset)s::int
+
+-- name: postgres.search_snippets
+-- The best passage of each hit of a page, from its title, abstract and the start of its text.
+SELECT p.id AS paper_id,
+       ts_headline('taskapi_english', concat_ws(E'\n', p.title, p.abstract, b.body), q.query,
+                   %(headline_options)s::text) AS snippet
+FROM papers AS p
+CROSS JOIN to_tsquery('taskapi_english', %(match)s::text) AS q (query)
+LEFT JOIN LATERAL (
+    SELECT left(string_agg(t.text, E'\n\n' ORDER BY t.page), %(headline_chars)s::int) AS body
+    FROM paper_texts AS t WHERE t.paper_id = p.id AND t.page <= %(headline_pages)s::int
+) AS b ON true
+WHERE p.id = ANY(%(ids)s::bigint[])
+
+-- name: index_documents
+-- The project's indexed documents in id order, after after_id, with their texts (bounded bodies).
+SELECT s.paper_id, coalesce(p.title, '') AS title, coalesce(p.abstract, '') AS abstract,
+       coalesce(b.body, '') AS body
+FROM paper_search AS s
+JOIN papers AS p ON p.id = s.paper_id
+LEFT JOIN LATERAL (
+    SELECT left(string_agg(t.text, E'\n\n' ORDER BY t.page), %(body_chars)s::int) AS body
+    FROM paper_texts AS t WHERE t.paper_id = s.paper_id AND s.has_body
+) AS b ON true
+WHERE s.project_id = %(project_id)s::bigint AND s.paper_id > %(after_id)s::bigint
+ORDER BY s.paper_id
+LIMIT %(limit)s::int
+
+-- name: index_documents_of
+SELECT s.paper_id, coalesce(p.title, '') AS title, coalesce(p.abstract, '') AS abstract,
+       coalesce(b.body, '') AS body
+FROM paper_search AS s
+JOIN papers AS p ON p.id = s.paper_id
+LEFT JOIN LATERAL (
+    SELECT left(string_agg(t.text, E'\n\n' ORDER BY t.page), %(body_chars)s::int) AS body
+    FROM paper_texts AS t WHERE t.paper_id = s.paper_id AND s.has_body
+) AS b ON true
+WHERE s.paper_id = ANY(%(ids)s::bigint[])
+
+-- name: paper_get_listed
+-- Papers with their files, by id (the hits of a search).
+SELECT p.*, f.sha256 AS file_sha256, f.bytes AS file_bytes, f.url AS file_url,
+       f.content_type AS file_content_type, f.path AS file_path, f.fetched_at AS file_fetched_at
+FROM papers AS p LEFT JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.id = ANY(%(ids)s::bigint[])

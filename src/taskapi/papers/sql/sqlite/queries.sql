@@ -139,3 +139,146 @@ SELECT count(*) AS n FROM papers WHERE project_id = :project_id AND duplicate_of
 
 -- name: project_count_all
 SELECT count(*) AS n FROM papers WHERE project_id = :project_id
+
+-- name: ocr_targets
+-- Every non-duplicate paper of the project with a stored PDF and no text yet, by id.
+SELECT p.id AS paper_id, f.sha256, f.path
+FROM papers AS p JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.project_id = :project_id AND p.duplicate_of IS NULL
+  AND NOT EXISTS (SELECT 1 FROM paper_texts AS t WHERE t.paper_id = p.id)
+ORDER BY p.id
+LIMIT :limit
+
+-- name: ocr_targets_of
+-- The papers named (duplicates too: the caller asked for them) of the project that have a stored PDF,
+-- text or not; the caller keeps its own order.
+SELECT p.id AS paper_id, f.sha256, f.path
+FROM papers AS p JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.id IN (SELECT value FROM json_each(:ids)) AND +p.project_id = :project_id
+
+-- name: text_enqueue
+-- A paper's text changed: the index must visit it (no row when the paper does not exist).
+INSERT OR REPLACE INTO paper_index_queue (paper_id, project_id, seq)
+SELECT id, project_id, (SELECT coalesce(max(seq), 0) + 1 FROM paper_index_queue) FROM papers WHERE id = :paper_id
+
+-- name: text_delete
+DELETE FROM paper_texts WHERE paper_id = :paper_id
+
+-- name: text_insert
+-- Run with executemany, one parameter set per page.
+INSERT INTO paper_texts (paper_id, page, text, engine, confidence)
+VALUES (:paper_id, :page, :text, :engine, :confidence)
+
+-- name: text_pages
+SELECT page, text, engine, confidence FROM paper_texts WHERE paper_id = :paper_id ORDER BY page
+
+-- name: text_summary
+SELECT engine, count(*) AS pages, sum(length(text)) AS chars
+FROM paper_texts WHERE paper_id = :paper_id GROUP BY engine
+
+-- name: index_enqueue_project
+-- rebuild: every paper of the project, and every document the index holds for it, waits for a visit.
+INSERT OR REPLACE INTO paper_index_queue (paper_id, project_id, seq)
+SELECT id, project_id, (SELECT coalesce(max(seq), 0) FROM paper_index_queue) + row_number() OVER (ORDER BY id)
+FROM (
+    SELECT id, project_id FROM papers WHERE project_id = :project_id
+    UNION
+    SELECT paper_id, project_id FROM paper_index_docs WHERE project_id = :project_id
+)
+
+-- name: index_pending
+SELECT count(*) AS n FROM paper_index_queue WHERE project_id = :project_id
+
+-- name: index_queue_batch
+-- The next papers to visit, with the seq each was read at and the size of its text (the caller cuts the
+-- batch where the text to index grows too large for one short transaction).
+SELECT q.paper_id, q.seq,
+       (SELECT coalesce(sum(length(t.text)), 0) FROM paper_texts AS t WHERE t.paper_id = q.paper_id) AS chars
+FROM paper_index_queue AS q
+WHERE q.project_id = :project_id AND q.paper_id > :after_id
+ORDER BY q.paper_id
+LIMIT :limit
+
+-- name: index_remove
+-- Documents of the batch that must leave the index (a duplicate now, or gone): answer their ids.
+DELETE FROM paper_index_docs
+WHERE paper_id IN (SELECT value FROM json_each(:ids))
+  AND paper_id NOT IN (
+      SELECT id FROM papers
+      WHERE id IN (SELECT value FROM json_each(:ids)) AND +project_id = :project_id AND duplicate_of IS NULL
+  )
+RETURNING paper_id
+
+-- name: sqlite.index_fts_delete
+DELETE FROM paper_fts WHERE rowid IN (SELECT value FROM json_each(:ids))
+
+-- name: sqlite.index_fts_write
+-- The batch's non-duplicate papers of the project: title, abstract, their pages joined in page order
+-- (bounded).
+INSERT INTO paper_fts (rowid, title, abstract, body)
+SELECT p.id, coalesce(p.title, ''), coalesce(p.abstract, ''),
+       coalesce(substr((
+           SELECT group_concat(text, char(10, 10))
+           FROM (SELECT t.text FROM paper_texts AS t WHERE t.paper_id = p.id ORDER BY t.page)
+       ), 1, :max_body), '')
+FROM papers AS p
+WHERE p.id IN (SELECT value FROM json_each(:ids)) AND +p.project_id = :project_id AND p.duplicate_of IS NULL
+
+-- name: index_write
+-- The batch's documents as the index now holds them: answer their ids and whether each has a body.
+INSERT OR REPLACE INTO paper_index_docs (paper_id, project_id, has_body)
+SELECT p.id, p.project_id, EXISTS (SELECT 1 FROM paper_texts AS t WHERE t.paper_id = p.id AND t.text != '')
+FROM papers AS p
+WHERE p.id IN (SELECT value FROM json_each(:ids)) AND +p.project_id = :project_id AND p.duplicate_of IS NULL
+RETURNING paper_id
+
+-- name: index_dequeue
+-- :done is a JSON list of [paper_id, seq] read by this run: an entry changed since stays queued.
+DELETE FROM paper_index_queue
+WHERE paper_id IN (SELECT json_extract(value, '$[0]') FROM json_each(:done))
+  AND (paper_id, seq) IN (
+      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:done)
+  )
+
+-- name: index_size
+SELECT count(*) AS n FROM paper_index_docs WHERE project_id = :project_id
+
+-- name: index_with_body
+SELECT count(*) AS n FROM paper_index_docs WHERE project_id = :project_id AND has_body
+
+-- name: sqlite.index_shared
+-- Whether the index holds documents of another project than this one (else a search needs no filter).
+SELECT EXISTS (SELECT 1 FROM paper_index_docs WHERE project_id < :project_id)
+    OR EXISTS (SELECT 1 FROM paper_index_docs WHERE project_id > :project_id) AS shared
+
+-- name: search
+-- :match is the rendered query. "ORDER BY rank" with bm25 weighing title 10, abstract 4, body 1 (smaller
+-- is better: the score is its negation) is sorted by FTS5 itself, so snippet() runs for the rows of the
+-- page only. :scoped = 1 keeps the project's documents only (the index holds others too).
+SELECT rowid AS paper_id, -rank AS score, snippet(paper_fts, -1, :open, :close, :ellipsis, :tokens) AS snippet
+FROM paper_fts
+WHERE paper_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 1.0)'
+  AND (:scoped = 0 OR EXISTS (
+      SELECT 1 FROM paper_index_docs AS d WHERE d.paper_id = paper_fts.rowid AND d.project_id = :project_id
+  ))
+ORDER BY rank
+LIMIT :limit OFFSET :offset
+
+-- name: index_documents
+-- The project's indexed documents in id order, after :after_id.
+SELECT d.paper_id, f.title, f.abstract, substr(f.body, 1, :body_chars) AS body
+FROM paper_index_docs AS d JOIN paper_fts AS f ON f.rowid = d.paper_id
+WHERE d.project_id = :project_id AND d.paper_id > :after_id
+ORDER BY d.paper_id
+LIMIT :limit
+
+-- name: index_documents_of
+SELECT rowid AS paper_id, title, abstract, substr(body, 1, :body_chars) AS body
+FROM paper_fts WHERE rowid IN (SELECT value FROM json_each(:ids))
+
+-- name: paper_get_listed
+-- Papers with their files, by id (the hits of a search).
+SELECT p.*, f.sha256 AS file_sha256, f.bytes AS file_bytes, f.url AS file_url,
+       f.content_type AS file_content_type, f.path AS file_path, f.fetched_at AS file_fetched_at
+FROM papers AS p LEFT JOIN paper_files AS f ON f.paper_id = p.id
+WHERE p.id IN (SELECT value FROM json_each(:ids))
