@@ -85,6 +85,7 @@ class Settings(BaseSettings):
         False, description="let crawl fetch loopback and private addresses (tests; never in production)"
     )
     crawl_host_interval: float = Field(1.0, ge=0, description="seconds between two downloads from one host")
+    tesseract_cmd: str = Field("tesseract", description="the Tesseract program the ocr step runs")
 
     @field_validator("source_min_interval", mode="before")
     @classmethod

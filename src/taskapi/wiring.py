@@ -71,6 +71,7 @@ def pipeline_resources(settings: Settings) -> ResourceSpec:
         "unpaywall_url": settings.unpaywall_url or None,
         "crawl_allow_private_hosts": settings.crawl_allow_private_hosts,
         "crawl_host_interval": settings.crawl_host_interval,
+        "tesseract_cmd": settings.tesseract_cmd,
     }
     return ResourceSpec(PIPELINE_FACTORY, config)
 

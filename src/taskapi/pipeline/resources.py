@@ -45,6 +45,7 @@ class PipelineResources:
     files: FileStore
     sources: Mapping[str, SourceConfig]
     crawl: CrawlSettings
+    tesseract_cmd: str = "tesseract"
 
 
 def user_agent(contact_email: str | None) -> str:
@@ -92,6 +93,7 @@ def open_pipeline(config: Mapping[str, Any], store: Store | None) -> Iterator[Pi
                 contact_email=contact,
                 user_agent=user_agent(contact),
             ),
+            tesseract_cmd=str(config.get("tesseract_cmd") or "tesseract"),
         )
     finally:
         if own:
