@@ -18,6 +18,9 @@ BUILTIN_MODULES = (
     "taskapi.pipeline.handlers.search",
     "taskapi.pipeline.handlers.dedup",
     "taskapi.pipeline.handlers.crawl",
+    "taskapi.pipeline.handlers.ocr",
+    "taskapi.pipeline.handlers.index",
+    "taskapi.pipeline.handlers.keyword_expand",
 )
 DEFAULT_MAX_ATTEMPTS = 3
 _MARK = "__taskapi_handler__"
