@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taskapi.cli_papers import papers_app
+from taskapi.cli_pipeline import pipeline_app
 from taskapi.domain import (
     CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
@@ -78,6 +79,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(papers_app, name="papers")
+app.add_typer(pipeline_app, name="pipeline")
 
 DbOption = Annotated[
     str | None,

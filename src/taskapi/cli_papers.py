@@ -227,7 +227,11 @@ def list_papers(
     ] = None,
     q: Annotated[
         str | None,
-        typer.Option("--q", "-q", help="Only papers whose title, abstract or authors contain every word."),
+        typer.Option(
+            "--q",
+            "-q",
+            help='Ranked full-text search (run index first): words, "phrases", OR, -excluded, prefix*.',
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option(help=f"Maximum number of papers, 1..{MAX_LIST_LIMIT}.")
@@ -262,13 +266,14 @@ def show(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one paper in full: identifiers, duplicate_of, its stored PDF and PDF candidates."""
+    """Show one paper in full: identifiers, duplicate_of, its stored PDF, PDF candidates and the summary
+    of its extracted text."""
     from taskapi import cli as base
     from taskapi.api.schemas_papers import detail_row
 
     with _papers(db) as papers:
-        paper = papers.get(paper_id)
-    data = detail_row(paper)
+        detail = papers.detail(paper_id)
+    data = detail_row(detail.paper, detail.text)
     if as_json:
         base._print_json(data)
     else:

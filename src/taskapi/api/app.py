@@ -18,6 +18,7 @@ from taskapi.api.limits import BodySizeLimit
 from taskapi.api.routes_dashboard import router as dashboard_router
 from taskapi.api.routes_ops import router as ops_router
 from taskapi.api.routes_papers import DEFAULT_MAX_IMPORT_BYTES, PapersBodyLimit, install_papers
+from taskapi.api.routes_pipelines import router as pipelines_router
 from taskapi.api.routes_stream import router as stream_router
 from taskapi.api.routes_tasks import router as tasks_router
 from taskapi.domain import TaskType
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(stream_router)  # before the task routes: /tasks/events is not /tasks/{id}
     app.include_router(tasks_router)
+    app.include_router(pipelines_router)
     if papers is None:
         app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     else:

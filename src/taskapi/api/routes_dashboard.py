@@ -2,8 +2,9 @@
 
 The page holds no data (it reads everything through the public API), so it is served without auth
 and kept out of the OpenAPI. ``index.html`` names its assets as ``/dashboard/<name>?v=<version>``,
-the version being a hash of every asset: an asset asked for with the current version is cached for
-a year (a new release changes the URL), anything else is revalidated by its ETag.
+and the JavaScript modules import each other the same way (``./core.js?v=__DASHBOARD_VERSION__``,
+filled in when served), the version being a hash of every asset: an asset asked for with the current
+version is cached for a year (a new release changes the URL), anything else is revalidated by its ETag.
 """
 
 from __future__ import annotations
@@ -67,8 +68,15 @@ def _dashboard() -> Dashboard:
     for name in sorted(assets):
         digest.update(name.encode() + b"\0" + assets[name].body)
     version = digest.hexdigest()[:12]
-    page = _asset(index.replace(_VERSION_MARK, version.encode()), _CONTENT_TYPES[".html"])
+    page = _asset(_versioned(index, version), _CONTENT_TYPES[".html"])
+    for name, asset in assets.items():
+        if name.endswith(".js") and _VERSION_MARK in asset.body:
+            assets[name] = _asset(_versioned(asset.body, version), asset.content_type)
     return Dashboard(page, assets, version)
+
+
+def _versioned(body: bytes, version: str) -> bytes:
+    return body.replace(_VERSION_MARK, version.encode())
 
 
 def _send(request: Request, asset: Asset, cache_control: str) -> Response:
