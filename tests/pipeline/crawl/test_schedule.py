@@ -45,7 +45,9 @@ def test_each_host_is_asked_one_request_at_a_time_and_interval_apart(
         times = [hit.at for hit in server.hits()]
         assert len(times) == 4 and server.peak_active == 1
         gaps = [later - earlier for earlier, later in pairwise(times)]
-        assert min(gaps) >= INTERVAL / 2, gaps  # never two requests in a burst
+        # never two requests in a burst (a busy test process stamps an arrival late, never early: one
+        # late stamp shortens the gap after it, so only a burst, a gap near 0, is a failure here)
+        assert min(gaps) >= INTERVAL / 4, gaps
         assert (times[-1] - times[0]) / len(gaps) >= INTERVAL - SLACK, gaps  # and the interval kept
 
 
@@ -61,10 +63,11 @@ def test_max_hosts_bounds_the_hosts_downloaded_from_at_once(
     servers: list[PdfServer], store: LocalFileStore
 ) -> None:
     run_crawl(_jobs_by_host(servers, per_host=2), store, host_interval=INTERVAL, max_hosts=2)
-    firsts = sorted(server.hits()[0].at for server in servers)
-    # the third host starts only when one of the first two is done, after its second request (one
-    # interval in), not at once with them
-    assert firsts[2] - firsts[0] >= INTERVAL / 2, firsts
+    by_start = sorted(servers, key=lambda server: server.hits()[0].at)
+    first_two_done = min(server.hits()[1].at for server in by_start[:2])
+    # the third host starts only when one of the first two is done, after its second request, not at
+    # once with them (an order, not a duration: a busy server stamps arrivals late, never early)
+    assert by_start[2].hits()[0].at >= first_two_done - 0.02, [s.hits()[0].at for s in by_start]
 
 
 def test_a_failed_candidate_moves_on_to_another_host(servers: list[PdfServer], store: LocalFileStore) -> None:
