@@ -15,7 +15,6 @@ from taskapi.pipeline.expand import (
     parse_query,
 )
 from taskapi.pipeline.expand.npmi import CooccurrenceOutcome, cooccurrence_terms
-from taskapi.pipeline.expand.sample import MIN_SUPPORT, sample_frequencies
 from taskapi.pipeline.expand.tokens import term_counts
 from tests.pipeline.expand.corpus import PLANTED, QUERY, QUERY_DOCS, Doc, documents
 
@@ -110,24 +109,3 @@ def test_discovery_past_its_memory_bound_keeps_the_frequent_terms_and_exact_coun
     assert bounded.matching_docs == 30 * QUERY_DOCS
     assert sorted(t.term for t in bounded.terms[:2]) == sorted(PLANTED)
     assert_exact(docs, bounded)
-
-
-def test_only_the_most_promising_common_words_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    docs = _big_library()
-    vocabulary = Vocabulary()
-    query = parse_query(QUERY, vocabulary)
-    found = npmi_module.discover(
-        [d for d in docs if d.title.startswith("Protein folding")], vocabulary, query
-    )
-    sample = [vocabulary.keys_of(f"{d.title} . {d.abstract}") for d in docs[:400]]
-    options = CooccurrenceOptions(max_terms=10)
-    everything = npmi_module.candidates_of(found, sample, query, options)
-    monkeypatch.setattr(npmi_module, "common_kept", lambda max_terms: 3)
-    kept = npmi_module.candidates_of(found, sample, query, options)
-    others = [keys for keys in sample if not query.matches(set(keys))]
-    held = sample_frequencies(others, everything)
-    common = {term for term in everything if held[term] >= MIN_SUPPORT}
-    assert found.matching == 600 and len(others) == 300
-    assert len(common) > 3 and len(common & set(kept)) == 3
-    assert {"chaperone", ("molecular", "dynamics")} <= set(kept)  # never met without the query
-    assert set(kept) - common == set(everything) - common

@@ -7,8 +7,8 @@ the query) through 0 (independent) to -1. Only the pairs (term, query) are count
 
 1. discovery, cheap: the candidates are the terms of the ``DISCOVERY_DOCS`` documents the project's
    full-text index finds best for the query (those that match it, as this package reads a query)
-   that at least two of them and half a percent of them hold; of the common ones, only the most
-   promising (``sample.py``: the first documents of the stream show which are common);
+   that at least two of them and half a percent of them hold, less the common words that cannot
+   reach the top (``sample.py``: the first documents of the stream bound each one's ``df``);
 2. one streamed pass over every document counts ``df(t)`` and ``c(t, q)`` exactly for them.
 
 A term is suggested when ``c(t, q) >= min(2, min_df)`` (a term met with the query once says little),
@@ -27,8 +27,8 @@ from itertools import chain, islice, pairwise
 
 from taskapi.pipeline.expand.corpus import Document, Frequencies, count_frequencies, keys_stream
 from taskapi.pipeline.expand.query import QueryTerms
-from taskapi.pipeline.expand.sample import SAMPLE_DOCS, common_kept, promising
-from taskapi.pipeline.expand.terms import Suggestion, pick, rounded
+from taskapi.pipeline.expand.sample import SAMPLE_DOCS, Share, promising, share_interval
+from taskapi.pipeline.expand.terms import Suggestion, pick, room, rounded
 from taskapi.pipeline.expand.tokens import Term, Vocabulary, split_terms
 
 DISCOVERY_DOCS = 1_000
@@ -105,13 +105,17 @@ def candidates_of(
     others = [keys for keys in sample if not query.matches(set(keys))]
     if not found.matching or not others:
         return candidates
-    share = 1 - len(others) / len(sample)  # of the documents that match
+    share = max(1, len(sample) - len(others)) / len(sample)  # of the documents that match
 
-    def estimate(term: Term, elsewhere: float) -> float:
-        with_query = found.together[term] / found.matching
-        return normalised_pmi(share * with_query, share * with_query + (1 - share) * elsewhere, share, 1)
+    def npmi_of(with_query: float, elsewhere: float) -> float:
+        together = share * with_query
+        return normalised_pmi(together, together + (1 - share) * elsewhere, share, 1)
 
-    return promising(candidates, others, estimate, common_kept(options.max_terms))
+    def bounds(term: Term, elsewhere: Share) -> tuple[float, float]:
+        low, high = share_interval(found.together[term], found.matching)
+        return npmi_of(low, elsewhere[1]), npmi_of(high, elsewhere[0])
+
+    return promising(candidates, others, bounds, room(options.max_terms))
 
 
 def cooccurrence_terms(

@@ -14,8 +14,8 @@ with two-word terms and an idf factor added:
 4. the best ``fb_terms`` (the task's ``max_terms``) are kept, their weights scaled to sum to
    ``1 - original_query_weight`` (RM3's interpolation: the query's own terms hold the rest).
 
-The idf needs one pass over the project; common words whose estimate (from the first documents,
-``sample.py``) leaves them far from the top are not counted in it.
+The idf needs one pass over the project; the common words that cannot reach the top (their ``df``
+bounded by the first documents, ``sample.py``) are not counted in it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from itertools import chain, islice
 
 from taskapi.pipeline.expand.corpus import Document, count_frequencies, document_text, keys_stream
 from taskapi.pipeline.expand.query import QueryTerms
-from taskapi.pipeline.expand.sample import SAMPLE_DOCS, common_kept, promising
-from taskapi.pipeline.expand.terms import Suggestion, pick, rounded
+from taskapi.pipeline.expand.sample import SAMPLE_DOCS, Share, promising
+from taskapi.pipeline.expand.terms import Suggestion, pick, room, rounded
 from taskapi.pipeline.expand.tokens import Term, Vocabulary, split_terms, term_counts
 
 
@@ -92,11 +92,14 @@ def prf_terms(
     stream = keys_stream(documents, vocabulary)
     sample = list(islice(stream, SAMPLE_DOCS))
 
-    def estimate(term: Term, share: float) -> float:
-        return model[term] * idf(share * len(sample), len(sample))
+    def bounds(term: Term, share: Share) -> tuple[float, float]:
+        fewest, most = share  # the more documents hold a term, the less it weighs
+        return model[term] * idf(most * len(sample), len(sample)), model[term] * idf(
+            fewest * len(sample), len(sample)
+        )
 
     candidates = [term for term in model if not query.names(term)]
-    candidates = promising(candidates, sample, estimate, common_kept(options.fb_terms))
+    candidates = promising(candidates, sample, bounds, room(options.fb_terms))
     counted = count_frequencies(chain(sample, stream), *split_terms(candidates))
     size = max(counted.documents, len(feedback))
     scores = {term: model[term] * idf(counted.df[term], size) for term in candidates}
