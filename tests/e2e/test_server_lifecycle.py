@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_sigterm_shuts_the_server_down_cleanly_with_exit_code_0(server: ServerProcess) -> None:
-    # ocr has no built-in handler yet: the task stays pending while the server shuts down
+    # an ocr task of a project without PDFs: the embedded worker runs it while the server shuts down
     envelope(httpx.post(f"{server.base_url}{TASKS}", json={"project_id": 1, "task_type": "ocr"}), 201)
 
     code = stop_server(server)
@@ -35,17 +35,17 @@ def snapshot(base_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 def test_tasks_persist_across_a_restart_on_the_same_file(tmp_path: Path) -> None:
     db, log = tmp_path / "x.db", tmp_path / "server.log"
-    with running_server(db, log) as first:
+    no_worker = {"TASKAPI_RUN_WORKER": "false"}  # every type has a built-in handler: keep them pending
+    with running_server(db, log, env=no_worker) as first:
         with httpx.Client(base_url=first.base_url, timeout=10.0) as client:
-            # types without a built-in handler (yet): they stay as the test left them
-            for project_id, task_type in [(1, "index"), (2, "ocr"), (1, "ocr")]:
+            for project_id, task_type in [(1, "search"), (2, "crawl"), (1, "ocr")]:
                 request = {"project_id": project_id, "task_type": task_type, "params": {"n": project_id}}
                 envelope(client.post(TASKS, json=request), 201)
             envelope(client.post(f"{TASKS}/2/cancel"), 200)
         before = snapshot(first.base_url)
         stop_server(first)
 
-    with running_server(db, log) as second:
+    with running_server(db, log, env=no_worker) as second:
         after = snapshot(second.base_url)
 
     assert [item["status"] for item in before[0]] == ["pending", "cancelled", "pending"]
