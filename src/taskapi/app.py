@@ -157,8 +157,6 @@ def build_server_app(settings: Settings, tokens: AccessTokens | None = None) -> 
         )
         if settings.run_worker and not runs_worker:
             log.warning("no handlers (builtin off, no --handlers): serving without a worker")
-                "no handlers (TASKAPI_BUILTIN_HANDLERS is false, no --handlers): serving without a worker"
-            )
         embedded = EmbeddedWorker(build_worker(settings, store, service.signals)) if runs_worker else None
         duties: list[asyncio.Task[None]] = []
         if embedded:
