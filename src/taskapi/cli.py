@@ -33,6 +33,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from taskapi.cli_options import DbOption, JsonOption
 from taskapi.cli_papers import papers_app
 from taskapi.cli_pipeline import pipeline_app
 from taskapi.domain import (
@@ -81,18 +82,6 @@ app = typer.Typer(
 app.add_typer(papers_app, name="papers")
 app.add_typer(pipeline_app, name="pipeline")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (sqlite:///PATH or postgresql://...). "
-        "Default: env TASKAPI_DATABASE_URL, else sqlite:///./taskapi.db.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON shaped as the API's data instead of a table.")
-]
 TaskIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Task ID.", show_default=False)]
 IntervalOption = Annotated[
     float, typer.Option(min=0.05, max=3600, help="Seconds between two readings of the store.")

@@ -23,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from taskapi.cli_options import DbOption, JsonOption
 from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, InvalidInput
 from taskapi.papers.errors import PaperNotFound
 from taskapi.papers.files import LocalFileStore
@@ -35,18 +36,6 @@ papers_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (sqlite:///PATH or postgresql://...). "
-        "Default: env TASKAPI_DATABASE_URL, else sqlite:///./taskapi.db.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON shaped as the API's data instead of a table.")
-]
 _TITLE_CHARS = 80
 _NUMBERS = ("ID", "Year", "Score", "Dup of")
 _SHORT = (*_NUMBERS, "PDF")

@@ -37,6 +37,7 @@ from rich.progress import Task as ProgressTask
 from rich.table import Table
 from rich.text import Text
 
+from taskapi.cli_options import DbOption, JsonOption
 from taskapi.cli_watch import ticks
 from taskapi.runs import STEP_ORDER, RunService
 from taskapi.store.base import PipelineRun, RunStatus, RunStep
@@ -63,18 +64,6 @@ pipeline_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL (sqlite:///PATH or postgresql://...). "
-        "Default: env TASKAPI_DATABASE_URL, else sqlite:///./taskapi.db.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON shaped as the API's data instead of a table.")
-]
 RunIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Pipeline run ID.", show_default=False)]
 
 
