@@ -327,7 +327,7 @@ def test_the_papers_a_library_had_before_the_index_existed_wait_for_its_first_ru
         old = PapersRepository(store)
         ids = old.import_records(1, [PaperRecord(title=f"Old tokamak {n}") for n in range(3)]).ids
 
-        assert store.migrate([PAPERS_COMPONENT]) == ["papers/0002"]
+        assert store.migrate([PAPERS_COMPONENT]) == ["papers/0002", "papers/0003"]
 
         papers = PapersRepository(store)
         assert papers.index_update(1, rebuild=False, fence=None).indexed == 3

@@ -34,6 +34,8 @@ SAMPLE = {
     "close": "]",
     "ellipsis": "...",
     "tokens": 16,
+    "bound": 2**63 - 1,
+    "candidates": 3000,
 }
 
 
@@ -65,6 +67,7 @@ def plan(conn: sqlite3.Connection, name: str) -> str:
         ("sqlite.index_fts_write", "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)"),
         ("index_remove", "paper_index_docs USING INTEGER PRIMARY KEY (rowid=?)"),
         ("search", "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"),
+        ("sqlite.search_bound", "SCAN paper_fts VIRTUAL TABLE"),
         ("ocr_targets", "INDEX papers_project_canonical"),
         ("ocr_targets_of", "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)"),
         ("text_pages", "paper_texts USING INDEX sqlite_autoindex_paper_texts_1 (paper_id=?)"),
@@ -105,3 +108,28 @@ def test_postgres_visits_a_batch_by_id_even_right_after_a_large_import(
             found = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {queries[name]}", params))
             assert "papers_project" not in found, (name, found)
         conn.rollback()
+
+
+@pytest.mark.postgres
+def test_postgres_finds_a_searchs_title_candidates_in_the_titles_index(
+    shared_postgres_library: Store,
+) -> None:
+    """A broad query's bounded candidates: the papers whose title matches come from the index on the
+    titles' words, never from reading every match."""
+    store = shared_postgres_library
+    assert isinstance(store, PostgresStore)
+    params = {
+        "project_id": 1,
+        "match": "'graph'",
+        "positive": "'graph'",
+        "candidates": 1500,
+        "title_candidates": 500,
+        "limit": 50,
+        "offset": 0,
+    }
+    with psycopg.connect(store.url) as conn:
+        conn.execute("SET enable_seqscan = off")
+        sql = load_queries("postgres", PACKAGE)["search"]
+        found = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {sql}", params))
+        conn.rollback()
+    assert "paper_search_titles" in found, found

@@ -194,6 +194,15 @@ def to_fts5(query: Query, columns: tuple[str, ...] | None = None) -> str:
     return expression
 
 
+def to_fts5_title(query: Query) -> str:
+    """An FTS5 MATCH expression for the papers whose title has every required group, and whose whole
+    document (not only its title) has none of the excluded terms."""
+    expression = "{title} : (" + " AND ".join(_fts5_any(group) for group in query.required) + ")"
+    if query.excluded:
+        expression = f"({expression}) NOT {_fts5_any(query.excluded)}"
+    return expression
+
+
 # -- PostgreSQL to_tsquery -----------------------------------------------------------------------------
 
 

@@ -263,18 +263,42 @@ WHERE q.paper_id = (d.pair ->> 0)::bigint AND q.seq = (d.pair ->> 1)::bigint
 -- name: index_size
 SELECT count(*) AS n FROM paper_search WHERE project_id = %(project_id)s::bigint
 
+-- name: postgres.index_flush
+-- Move the GIN indexes' pending entries (fastupdate: written fast, but every search scans them all)
+-- into the indexes proper, once a run has written its documents, rather than when autovacuum comes by.
+SELECT gin_clean_pending_list('paper_search_document'::regclass) AS document,
+       gin_clean_pending_list('paper_search_titles'::regclass) AS titles
+
 -- name: index_with_body
 SELECT count(*) AS n FROM paper_search WHERE project_id = %(project_id)s::bigint AND has_body
 
 -- name: search
--- ts_rank_cd weighs title (A) 1.0, abstract (B) 0.4, body (C) 0.2. A query whose required words the
--- configuration all drops (stopwords) finds nothing: "!x" alone would match nearly everything.
-SELECT s.paper_id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', s.document, q.query) AS score
-FROM paper_search AS s, to_tsquery('taskapi_english', %(match)s::text) AS q (query)
--- The project is a filter of the matches ("IS TRUE": never an index walk over the whole project).
-WHERE (%(project_id)s::bigint IS NULL OR s.project_id = %(project_id)s::bigint) IS TRUE AND s.document @@ q.query
-  AND numnode(to_tsquery('taskapi_english', %(positive)s::text)) > 0
-ORDER BY score DESC, s.paper_id
+-- ts_rank_cd weighs title (A) 1.0, abstract (B) 0.4, body (C) 0.2, over a bounded set of candidates:
+-- the matches whose title has the positive query (up to :title_candidates, found by the index on the
+-- titles) and the first :candidates matches in the table's order; a query matching no more than
+-- :candidates papers is ranked exactly. Each candidate's vector is read once (the score goes with it).
+-- A query whose required words the configuration all drops (stopwords) finds nothing: "!x" alone
+-- would match nearly everything. The project is a filter of the matches ("IS TRUE": never an index
+-- walk over the whole project).
+WITH candidates AS (
+    (SELECT s.paper_id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', s.document, q.query) AS score
+     FROM paper_search AS s, to_tsquery('taskapi_english', %(match)s::text) AS q (query)
+     WHERE ts_filter(s.document, '{a}') @@ to_tsquery('taskapi_english', %(positive)s::text)
+       AND (s.document @@ q.query) IS TRUE
+       AND (%(project_id)s::bigint IS NULL OR s.project_id = %(project_id)s::bigint) IS TRUE
+     LIMIT %(title_candidates)s::int)
+    UNION ALL
+    (SELECT s.paper_id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', s.document, q.query) AS score
+     FROM paper_search AS s, to_tsquery('taskapi_english', %(match)s::text) AS q (query)
+     WHERE s.document @@ q.query
+       AND (%(project_id)s::bigint IS NULL OR s.project_id = %(project_id)s::bigint) IS TRUE
+     LIMIT %(candidates)s::int)
+)
+SELECT paper_id, max(score) AS score
+FROM candidates
+WHERE numnode(to_tsquery('taskapi_english', %(positive)s::text)) > 0
+GROUP BY paper_id
+ORDER BY score DESC, paper_id
 LIMIT %(limit)s::int OFFSET %(offset)s::int
 
 -- name: postgres.search_snippets

@@ -141,6 +141,8 @@ CREATE TABLE paper_search (
 );
 ALTER TABLE paper_search ALTER COLUMN document SET STORAGE MAIN;
 CREATE INDEX paper_search_document ON paper_search USING gin (document);
+-- The titles' words on their own: a broad search's title candidates without reading every match.
+CREATE INDEX paper_search_titles ON paper_search USING gin (ts_filter(document, '{a}'));
 CREATE INDEX paper_search_project ON paper_search (project_id, paper_id);
 -- documents_with_fulltext counts these without reading the vectors.
 CREATE INDEX paper_search_with_body ON paper_search (project_id) WHERE has_body;

@@ -254,15 +254,21 @@ SELECT EXISTS (SELECT 1 FROM paper_index_docs WHERE project_id < :project_id)
 -- name: search
 -- :match is the rendered query. "ORDER BY rank" with bm25 weighing title 10, abstract 4, body 1 (smaller
 -- is better: the score is its negation) is sorted by FTS5 itself, so snippet() runs for the rows of the
--- page only. :scoped = 1 keeps the project's documents only (the index holds others too).
+-- page only. :scoped = 1 keeps the project's documents only (the index holds others too). FTS5 walks
+-- the matches up to id :bound only (a broad query's bounded candidates, see _index).
 SELECT rowid AS paper_id, -rank AS score, snippet(paper_fts, -1, :open, :close, :ellipsis, :tokens) AS snippet
 FROM paper_fts
-WHERE paper_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 1.0)'
+WHERE paper_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 1.0)' AND rowid <= :bound
   AND (:scoped = 0 OR EXISTS (
       SELECT 1 FROM paper_index_docs AS d WHERE d.paper_id = paper_fts.rowid AND d.project_id = :project_id
   ))
 ORDER BY rank
 LIMIT :limit OFFSET :offset
+
+-- name: sqlite.search_bound
+-- The id of the match after the first :candidates (FTS5 walks them in id order, reading doclists only,
+-- no ranking): none when the query matches no more than that.
+SELECT rowid AS paper_id FROM paper_fts WHERE paper_fts MATCH :match LIMIT 1 OFFSET :candidates
 
 -- name: index_documents
 -- The project's indexed documents in id order, after :after_id.
