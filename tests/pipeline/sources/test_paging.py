@@ -177,3 +177,14 @@ def test_the_year_range_and_open_access_reach_the_source(
 
     asked = server.requests(name)[0].query
     assert {key: asked.get(key) for key in sent} == sent
+
+
+def test_an_expanded_query_reaches_the_bulk_search_in_its_own_or_syntax(server: SourceServer) -> None:
+    """keyword_expand's ``expanded_query`` (``a b OR "c d" OR e``) is valid input for search: the bulk
+    search's OR is ``|``, where a bare OR would be one more word ANDed with the others."""
+    query = 'graph learning OR "message passing" OR gnn'
+    records(fast_config(server, "semantic_scholar"), SearchQuery(query, limit=150))
+
+    [request] = server.requests("s2")[:1]
+    assert request.path == S2_BULK
+    assert request.query["query"] == '(graph learning) | "message passing" | gnn'

@@ -3,6 +3,7 @@ per call, paged by ``token``) past that. Its field names are mapped in ``record_
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -45,6 +46,29 @@ def record_from_s2(item: object) -> PaperRecord:
         source="semantic_scholar",
         pdf_candidates=urls(pdf.get("url")),
     ).normalised()
+
+
+_CLAUSES = re.compile(r'"[^"]*"|\S+')
+
+
+def bulk_query(text: str) -> str:
+    """The query in the bulk search's syntax: its OR is ``|`` (a bare ``OR`` is a word there, ANDed
+    with the rest), so ``machine learning OR "graph network" OR gnn`` becomes
+    ``(machine learning) | "graph network" | gnn``. A query without ``OR`` passes as it is."""
+    clauses: list[list[str]] = [[]]
+    for word in _CLAUSES.findall(text):
+        if word == "OR":
+            clauses.append([])
+        else:
+            clauses[-1].append(word)
+    groups = [" ".join(clause) for clause in clauses if clause]
+    if len(groups) < 2:
+        return text
+    return " | ".join(f"({group})" if " " in group and not _is_phrase(group) else group for group in groups)
+
+
+def _is_phrase(group: str) -> bool:
+    return group.startswith('"') and group.endswith('"') and group.count('"') == 2
 
 
 def s2_filters(query: SearchQuery) -> dict[str, str]:
@@ -93,7 +117,11 @@ class SemanticScholar(Source):
             offset = following
 
     async def _bulk_pages(self, query: SearchQuery) -> AsyncGenerator[list[PaperRecord], None]:
-        params: dict[str, str | int] = {**s2_filters(query), "query": query.query, "fields": FIELDS}
+        params: dict[str, str | int] = {
+            **s2_filters(query),
+            "query": bulk_query(query.query),
+            "fields": FIELDS,
+        }
         while True:
             body = await self.http.get_json(f"{self.base_url}/paper/search/bulk", params)
             records = self._records(body)
