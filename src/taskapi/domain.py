@@ -232,3 +232,19 @@ def decode_cursor(token: str) -> Cursor:
     if cursor.created_at.tzinfo is None or not 1 <= cursor.id <= MAX_ID:
         raise InvalidInput("cursor", "not a cursor this API issued (use the X-Next-Cursor header)")
     return cursor
+
+
+def check_id(name: str, value: object) -> int:
+    """An id or project id: an integer in 1..2**63-1 (what both stores hold)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}")
+    if not 1 <= value <= MAX_ID:
+        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}, got {value}")
+    return value
+
+
+def check_limit(value: object) -> int:
+    """A page size: an integer in 1..MAX_LIST_LIMIT (tasks, papers and runs alike)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIST_LIMIT:
+        raise InvalidInput("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}, got {value!r}")
+    return value

@@ -28,13 +28,13 @@ from taskapi.domain import (
     TaskNotFound,
     TaskStatus,
     TaskType,
+    check_id,
+    check_limit,
 )
 from taskapi.service import (
     ParamsValidator,
     TaskService,
     check_actor,
-    check_id,
-    check_limit,
     check_params,
 )
 from taskapi.signals import Signals, TaskSignal

@@ -22,8 +22,6 @@ from typing import Any
 from taskapi.domain import (
     CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
-    MAX_ID,
-    MAX_LIST_LIMIT,
     Cursor,
     InvalidInput,
     NewTask,
@@ -35,6 +33,8 @@ from taskapi.domain import (
     TaskQuery,
     TaskStatus,
     TaskType,
+    check_id,
+    check_limit,
     json_has_nul,
 )
 from taskapi.signals import Signals, TaskSignal
@@ -63,15 +63,6 @@ _TYPE_OF = {t.value: t for t in TaskType}
 _STATUSES = ", ".join(s.value for s in TaskStatus)
 
 
-def check_id(name: str, value: object) -> int:
-    """An id or project id: an integer in 1..2**63-1 (what both stores hold)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}")
-    if not 1 <= value <= MAX_ID:
-        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}, got {value}")
-    return value
-
-
 def check_task_type(value: object, name: str = "task_type") -> TaskType:
     found = _TYPE_OF.get(value) if isinstance(value, str) else None
     if found is None:
@@ -83,12 +74,6 @@ def check_status(value: object) -> TaskStatus:
     if isinstance(value, str) and value in TaskStatus.__members__.values():
         return TaskStatus(value)
     raise InvalidInput("status", f"must be one of {_STATUSES}, got {value!r}")
-
-
-def check_limit(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIST_LIMIT:
-        raise InvalidInput("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}, got {value!r}")
-    return value
 
 
 def check_params(value: object) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, MAX_LIST_LIMIT, InvalidInput, utcnow
+from taskapi.domain import DEFAULT_LIST_LIMIT, InvalidInput, check_id, check_limit, utcnow
 from taskapi.papers._search import InvalidQuery
 from taskapi.papers.errors import PaperFileNotFound, PaperNotFound
 from taskapi.papers.files import FileStore, StoredFile
@@ -45,21 +45,6 @@ PDF_CONTENT_TYPE = "application/pdf"
 _PDF_MAGIC = b"%PDF-"
 _PDF_MAGIC_WITHIN = 1024  # readers accept a little junk before the header; so do we
 _BAD_CURSOR = "not a cursor this API issued for this query (use the X-Next-Cursor header)"
-
-
-def check_id(name: str, value: object) -> int:
-    """An id or project id: an integer in 1..2**63-1 (the task service's rule and message)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}")
-    if not 1 <= value <= MAX_ID:
-        raise InvalidInput(name, f"must be an integer between 1 and {MAX_ID}, got {value}")
-    return value
-
-
-def check_limit(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIST_LIMIT:
-        raise InvalidInput("limit", f"must be an integer between 1 and {MAX_LIST_LIMIT}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
