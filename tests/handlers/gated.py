@@ -8,13 +8,11 @@ each step before letting the next one happen (no timing guessed).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from taskapi import TaskContext, handler
-
-TICK = 0.005
+from tests.handlers.waiting import until_exists
 
 
 def open_gate(gates: Path, task_id: int, step: int) -> None:
@@ -28,8 +26,7 @@ async def gated_ocr(ctx: TaskContext) -> Any:
     gates = Path(ctx.params["gates"])
     ctx.progress(0, steps)
     for step in range(1, steps + 1):
-        while not (gates / f"{ctx.task_id}.{step}").exists():
-            await asyncio.sleep(TICK)
+        await until_exists(gates / f"{ctx.task_id}.{step}")
         ctx.progress(step, steps)
     if "fail" in ctx.params:
         raise RuntimeError(ctx.params["fail"])

@@ -21,13 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from taskapi import TaskContext, handler
-
-TICK = 0.005
-
-
-async def _wait_for(path: Path) -> None:
-    while not path.exists():
-        await asyncio.sleep(TICK)
+from tests.handlers.waiting import until_exists
 
 
 async def run_step(ctx: TaskContext) -> dict[str, Any]:
@@ -38,7 +32,7 @@ async def run_step(ctx: TaskContext) -> dict[str, Any]:
     if params.get("block_first") and ctx.attempt == 1:
         await asyncio.Event().wait()  # until the process dies
     if "gate" in params:
-        await _wait_for(Path(params["gate"]))
+        await until_exists(Path(params["gate"]))
     steps = int(params.get("n", 3))
     for done in range(1, steps + 1):
         ctx.progress(done, steps)
