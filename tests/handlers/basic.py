@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from taskapi import TaskCancelled, TaskContext, handler
+from tests.handlers.waiting import write_marker
 
 TICK = 0.002
 
@@ -30,9 +31,7 @@ def mark(ctx: TaskContext, event: str, text: str = "") -> None:
     directory = ctx.params.get("dir")
     if directory is not None:
         path = Path(directory) / f"{ctx.task_id}.{ctx.attempt}.{event}"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)  # readers never see a half-written marker
+        write_marker(path, text)
 
 
 def _gate_open(ctx: TaskContext) -> bool:

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from taskapi import TaskContext, handler
-from tests.handlers.waiting import until_exists
+from tests.handlers.waiting import until_exists, write_marker
 
 
 async def run_step(ctx: TaskContext) -> dict[str, Any]:
     params = ctx.params
     if "dir" in params:
         marker = Path(params["dir"]) / f"{ctx.task_id}.{ctx.attempt}.started"
-        marker.write_text(str(os.getpid()))
+        write_marker(marker, str(os.getpid()))
     if params.get("block_first") and ctx.attempt == 1:
         await asyncio.Event().wait()  # until the process dies
     if "gate" in params:
