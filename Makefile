@@ -5,7 +5,7 @@
 BIN := .venv/bin
 CODE := src tests bench examples
 
-.PHONY: help install reinstall fmt lint typecheck test bench bench-quick serve all clean
+.PHONY: help install reinstall fmt lint typecheck test bench bench-quick chaos fuzz serve all clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,10 @@ bench: install ## Benchmarks vs peers and raw limits, full (~20 min here; ARGS="
 
 bench-quick: install ## The same at small sizes (a few minutes); results in bench/results/
 	$(BIN)/python -m bench.run --quick $(ARGS)
+
+chaos: install ## The chaos run on both stores (SECONDS=120; see docs/reliability.md)
+	$(BIN)/python -m tests.chaos.chaos --store postgres --seconds $(or $(SECONDS),120) $(ARGS)
+	$(BIN)/python -m tests.chaos.chaos --store sqlite --seconds $(or $(SECONDS),120) $(ARGS)
 
 serve: install ## Migrate ./taskapi.db and serve on http://localhost:8000
 	$(BIN)/taskapi serve

@@ -1,0 +1,1 @@
+"""The chaos run: real processes under faults, then invariants checked against the store."""
