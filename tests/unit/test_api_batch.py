@@ -85,6 +85,10 @@ def test_a_batch_over_the_body_limit_is_413(api: InProcessApi) -> None:
     assert api.rows() == []
 
 
-def test_get_on_the_batch_path_is_not_a_task(api: InProcessApi) -> None:
-    body = envelope(api.get(BATCH), 400)
-    assert error_fields(body) == ["id"]
+def test_get_on_the_batch_path_is_not_a_task_but_a_405_naming_post(api: InProcessApi) -> None:
+    """``batch`` is not an id: the detail route does not take it, so GET there is a method the path
+    does not have."""
+    response = api.get(BATCH)
+
+    assert "POST" in envelope(response, 405)["message"]
+    assert response.headers["allow"] == "POST"

@@ -74,3 +74,19 @@ def test_create_accepts_a_json_content_type_with_charset(api: InProcessApi) -> N
     )
 
     assert envelope(response, 201)["data"]["params"] == {"q": "图像"}
+
+
+@pytest.mark.parametrize("written", ["1.0", "1e0", "7.000"])
+def test_a_whole_project_id_written_with_a_fraction_part_is_that_integer(
+    api: InProcessApi, written: str
+) -> None:
+    """JSON has one number type and JSON Schema counts 1.0 as the integer 1 (the document says
+    ``integer``): such a project id is taken as the integer; 1.5, "1" and true stay refused."""
+    content = f'{{"project_id": {written}, "task_type": "search"}}'.encode()
+
+    data = envelope(api.post(TASKS, content=content, headers={"content-type": "application/json"}), 201)[
+        "data"
+    ]
+
+    assert data["project_id"] == int(float(written))
+    assert api.detail(data["id"])["project_id"] == int(float(written))

@@ -284,3 +284,19 @@ def test_a_full_last_page_leads_to_an_empty_final_page(api: InProcessApi) -> Non
     assert len(set(seen)) == len(seen) == 14
     assert [len(page.json()["data"]) for page in pages] == [7, 7, 0]
     assert ["X-Next-Cursor" in page.headers for page in pages] == [True, True, False]
+
+
+@pytest.mark.parametrize("junk", ["!", "+", "/", "=", " ", "%"])
+def test_a_cursor_with_characters_outside_its_form_is_a_400(api: InProcessApi, junk: str) -> None:
+    """The base64 decoder alone skips characters outside its alphabet: an issued cursor with one mixed
+    in would be taken, though the document gives the cursor's form as URL-safe base64."""
+    for _ in range(3):
+        api.create()
+    cursor = api.get(TASKS, params={"limit": 1}).headers["X-Next-Cursor"]
+
+    body = envelope(api.get(TASKS, params={"limit": 1, "cursor": cursor[:5] + junk + cursor[5:]}), 400)
+
+    assert (
+        body["message"]
+        == "Invalid request: cursor: not a cursor this API issued (use the X-Next-Cursor header)"
+    )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from taskapi.domain import MAX_ID
 from tests.helpers.server import DETAIL_FIELDS, LIST_FIELDS, TASKS, in_process_api
 
 ROUTES = {
@@ -147,3 +148,37 @@ def test_list_parameters_are_documented(openapi: dict[str, Any]) -> None:
     assert parameters["limit"]["schema"]["default"] == 50
     assert parameters["limit"]["schema"]["maximum"] == 1000
     assert all(not p["required"] for p in parameters.values())
+
+
+def _integer_schemas(node: object) -> Iterator[dict[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _integer_schemas(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "integer":
+            yield node
+        for value in node.values():
+            yield from _integer_schemas(value)
+
+
+def test_integer_bounds_are_the_exact_integers(openapi: dict[str, Any]) -> None:
+    """FastAPI's OpenAPI model turns bounds into floats: 2^63-1 would read 9.223372036854776e+18, which
+    is 2^63, one past the largest id, and a fuzzer sends ``1.0`` for a minimum of ``1.0``."""
+    for name in ("CreateTaskRequest", "BulkCancelRequest"):
+        project_id = schema(openapi, name)["properties"]["project_id"]
+        assert (project_id["minimum"], project_id["maximum"]) == (1, MAX_ID)
+    bounds = [
+        (key, value)
+        for node in _integer_schemas(openapi)
+        for key, value in node.items()
+        if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    ]
+    assert bounds and all(type(value) is int for _, value in bounds), bounds
+
+
+def test_the_cursor_is_documented_with_its_form(openapi: dict[str, Any]) -> None:
+    parameters = {p["name"]: p for p in openapi["paths"][TASKS]["get"]["parameters"]}
+
+    assert {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"} in parameters["cursor"]["schema"]["anyOf"]
+    for name in ("created_after", "created_before"):
+        assert {"type": "string", "format": "date-time"} in parameters[name]["schema"]["anyOf"]

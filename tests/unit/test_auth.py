@@ -46,7 +46,6 @@ def test_without_a_token_every_api_route_answers_401_in_the_envelope_with_a_bear
         ("POST", f"{TASKS}/1/cancel"),
         ("GET", f"{TASKS}/events"),
         ("GET", "/metrics"),
-        ("GET", "/readyz"),
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/no/such/path"),
@@ -117,8 +116,11 @@ def test_a_malformed_authorization_header_is_401(secured: InProcessApi) -> None:
         assert body["message"] == "The Authorization header must be: Bearer <token>", header
 
 
-def test_the_dashboard_and_healthz_are_public(secured: InProcessApi) -> None:
+def test_the_dashboard_and_the_probes_are_public(secured: InProcessApi) -> None:
+    """A liveness or readiness probe cannot carry a token; readiness tells only whether the store
+    answers."""
     assert envelope(secured.get("/healthz"), 200)["data"] == {"status": "ok"}
+    assert envelope(secured.get("/readyz"), 200)["data"] == {"store": "sqlite"}
     page = secured.get("/")
     if page.status_code != 404:  # the dashboard router is there (the WEB helper's module)
         assert page.status_code == 200
@@ -136,6 +138,8 @@ def test_the_openapi_declares_the_bearer_scheme_when_tokens_are_set(secured: InP
     assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert schema["security"] == [{"bearer": []}]
     assert schema["paths"]["/healthz"]["get"]["security"] == []  # public
+    assert schema["paths"]["/readyz"]["get"]["security"] == []
+    assert schema["paths"]["/api/v1/tasks"]["get"].get("security") is None  # the document's default
 
 
 # -- the actor ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Access control: bearer tokens, each with a role (``read`` or ``operate``), checked in constant time.
 
 ``read`` may use every GET route (lists, details, the live stream, metrics); ``operate`` may also
-POST (create, cancel). The dashboard page, its static files and ``/healthz`` are public: they hold no
-data. One ASGI middleware guards everything else, including the OpenAPI documents and unknown paths,
-and refuses a request before its body is read.
+POST (create, cancel). The dashboard page, its static files and the probes (``/healthz``, ``/readyz``)
+are public: the page holds no data, and a probe cannot carry a token (readiness reveals only whether
+the store answers). One ASGI middleware guards everything else, including the OpenAPI documents and
+unknown paths, and refuses a request before its body is read.
 
 A token is never kept, logged or echoed: only its SHA-256 digest is held, and a request's actor (what
 the timeline records) names the token by a six-character fingerprint of that digest.
@@ -146,9 +147,12 @@ def _comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
 
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz"})
+
+
 def is_public(path: str) -> bool:
-    """The dashboard page, its static files and the liveness probe need no token."""
-    return path in ("/", "/healthz") or path.startswith("/dashboard/")
+    """The dashboard page, its static files and the probes need no token."""
+    return path in PUBLIC_PATHS or path.startswith("/dashboard/")
 
 
 class AccessControl:

@@ -7,7 +7,7 @@ unexpected error is logged here and answered with a generic 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from taskapi.api.schemas import ErrorData, ErrorDetail, ErrorResponse
+from taskapi.api.schemas import MAX_PARAMS_DEPTH, ErrorData, ErrorDetail, ErrorResponse
 from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, TaskNotFound
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 log = logging.getLogger("taskapi.api")
 
@@ -31,6 +33,8 @@ _ALLOWED_FIELDS = {  # the fields of each body, by the path's last segment (a ba
 }
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _LOCATIONS = {"query": "query parameter", "path": "path parameter", "body": "body", "header": "header"}
+_ECHO_CHARS = 60
+"""How much of a refused value a message repeats (a 5,000-digit id is not worth repeating whole)."""
 
 
 def error_response(
@@ -59,8 +63,14 @@ def _detail_of(error: dict[str, Any], path: str = "") -> ErrorDetail:
     elif error.get("type") == "extra_forbidden":
         message = f"unknown field (allowed: {_allowed_fields(path, loc)})"
     elif "input" in error and location != "body":
-        message = f"{message} (got {error['input']!r})"
+        message = f"{message} (got {_echo(error['input'])})"
     return ErrorDetail(location=location, field=field, message=message)
+
+
+def _echo(value: object) -> str:
+    if isinstance(value, str) and len(value) > _ECHO_CHARS:
+        return f"{value[:_ECHO_CHARS]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def _describe(detail: ErrorDetail) -> str:
@@ -97,9 +107,26 @@ async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse
     return error_response(503, "The task store is unavailable; retry shortly", headers={"Retry-After": "1"})
 
 
+_UNPARSED = {  # why FastAPI could not read a body (its 400 names only that it could not)
+    UnicodeDecodeError: "not valid UTF-8",
+    RecursionError: f"nested too deeply to read (params may nest {MAX_PARAMS_DEPTH} levels)",
+}
+
+
+def _unparsed_body(exc: StarletteHTTPException) -> str | None:
+    """What was wrong with a body FastAPI failed to parse, when the cause says."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    return next((why for kind, why in _UNPARSED.items() if isinstance(cause, kind)), None)
+
+
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if (why := _unparsed_body(exc)) is not None:
+        detail = ErrorDetail(location="body", field="body", message=why)
+        return error_response(400, f"Invalid request: body: {why}", [detail])
     if status == 404:
         message = f"Not found: {request.url.path}"
     elif status == 405:
@@ -128,11 +155,23 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal server error")
 
 
+DOMAIN_HANDLERS: dict[type[Exception], Handler] = {
+    InvalidInput: on_invalid_input,
+    TaskNotFound: on_not_found,
+    TaskNotCancellable: on_not_cancellable,
+    StoreUnavailable: on_store_unavailable,
+}
+"""The answers to the service's errors, for the routes and for the fast path (``taskapi.api.fast``)."""
+
+
+def domain_handler(exc: Exception) -> Handler | None:
+    """The handler of ``exc`` by its class or its nearest base, as Starlette picks one; else ``None``."""
+    return next((DOMAIN_HANDLERS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_HANDLERS), None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(InvalidInput, on_invalid_input)
-    app.add_exception_handler(TaskNotFound, on_not_found)
-    app.add_exception_handler(TaskNotCancellable, on_not_cancellable)
-    app.add_exception_handler(StoreUnavailable, on_store_unavailable)
+    for kind, handler in DOMAIN_HANDLERS.items():
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)

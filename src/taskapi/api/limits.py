@@ -1,7 +1,12 @@
-"""Refuse request bodies over a size limit with a 413 in the envelope, before they fill memory.
+"""Refuse request bodies over a size limit with a 413 in the envelope, before they fill memory; and a
+query string that is not UTF-8 with a 400.
 
 Starlette's own limiter answers in plain text or FastAPI's ``{"detail"}`` shape, which the contract
 forbids; this one answers in the envelope, checks ``Content-Length`` first and counts chunked bodies.
+
+uvicorn's HTTP parser refuses bytes outside ASCII in a request's target, but the ASGI standard lets a
+server pass them on, and Starlette decodes a query string as UTF-8 wherever it builds the request's
+URL (a next page's link, every error handler): such a request would crash into a 500 without a body.
 """
 
 from __future__ import annotations
@@ -19,9 +24,16 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-        elif _declared_length(scope) > self.max_bytes:
+            return
+        headers = dict(scope["headers"])
+        declared: bytes = headers.get(b"content-length", b"")
+        if not _is_utf8(scope.get("query_string", b"")):
+            await _answer(send, 400, _NOT_UTF8)
+        elif declared.isdigit() and int(declared) > self.max_bytes:
             await refuse(send, self.max_bytes)
-        else:
+        elif not declared and b"transfer-encoding" not in headers:  # no body (HTTP/1.1): none to count
+            await self.app(scope, receive, send)
+        else:  # chunked, or a length not to be trusted: count what arrives
             await _CountedRequest(self.max_bytes, receive, send).run(self.app, scope)
 
 
@@ -61,13 +73,30 @@ class _CountedRequest:
 
 async def refuse(send: Send, max_bytes: int) -> None:
     message = f"Request body too large: the limit is {max_bytes} bytes"
-    body = json.dumps({"code": 413, "message": message, "data": None}).encode()
+    await _answer(send, 413, {"code": 413, "message": message, "data": None})
+
+
+_NOT_UTF8 = {
+    "code": 400,
+    "message": "Invalid request: the query string is not valid UTF-8",
+    "data": {
+        "errors": [{"location": "query", "field": "query", "message": "the query string is not valid UTF-8"}]
+    },
+}
+
+
+def _is_utf8(raw: bytes) -> bool:
+    if raw.isascii():
+        return True
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _answer(send: Send, status: int, envelope: dict[str, object]) -> None:
+    body = json.dumps(envelope).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _declared_length(scope: Scope) -> int:
-    """The request's ``Content-Length``, or 0 when absent or not a number (then bodies are counted)."""
-    declared: bytes = dict(scope["headers"]).get(b"content-length", b"")
-    return int(declared) if declared.isdigit() else 0

@@ -6,14 +6,14 @@ Writes are signed with the caller's identity (``request.state.actor``, set by th
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool as in_thread
+from starlette.convertors import Convertor, register_url_convertor
 
 from taskapi.api.deps import ServiceDep
+from taskapi.api.encoding import JSON_TYPE, list_body, next_page_headers, page_after
 from taskapi.api.schemas import (
     ApiResponse,
     BatchCreatedSchema,
@@ -21,21 +21,33 @@ from taskapi.api.schemas import (
     BulkCancelledSchema,
     BulkCancelRequest,
     CreateTaskRequest,
+    CursorToken,
     ErrorResponse,
+    PageLimit,
+    ProjectFilter,
     TaskDetailSchema,
     TaskEventSchema,
     TaskSchema,
+    TimeFilter,
 )
-from taskapi.domain import (
-    DEFAULT_LIST_LIMIT,
-    MAX_ID,
-    MAX_LIST_LIMIT,
-    TaskStatus,
-    TaskType,
-    decode_cursor,
-    encode_cursor,
-)
-from taskapi.service import next_cursor
+from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, TaskStatus, TaskType
+
+
+class TaskIdSegment(Convertor[str]):
+    """The ``{id}`` of a task's path: any segment but ``batch`` and ``cancel``, the collection's own
+    POST routes, so that another method there is told ``Allow: POST`` (not GET, as the detail route's
+    pattern would say) and ``GET /tasks/batch`` is a 405, not a 400 about an id."""
+
+    regex = "(?!(?:batch|cancel)$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("task_id", TaskIdSegment())
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -69,20 +81,18 @@ def actor_of(request: Request) -> str:
 async def list_tasks(
     service: ServiceDep,
     request: Request,
-    project_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Filter by project ID")] = None,
+    project_id: Annotated[ProjectFilter | None, Query(description="Filter by project ID")] = None,
     status: Annotated[TaskStatus | None, Query(description="Filter by status")] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIST_LIMIT, description="Maximum number of items")
-    ] = DEFAULT_LIST_LIMIT,
+    limit: Annotated[PageLimit, Query(description="Maximum number of items")] = DEFAULT_LIST_LIMIT,
     task_type: Annotated[TaskType | None, Query(description="Filter by task type (extension)")] = None,
     created_after: Annotated[
-        datetime | None, Query(description="Only tasks created after this time, UTC (extension)")
+        TimeFilter | None, Query(description="Only tasks created after this time, UTC (extension)")
     ] = None,
     created_before: Annotated[
-        datetime | None, Query(description="Only tasks created before this time, UTC (extension)")
+        TimeFilter | None, Query(description="Only tasks created before this time, UTC (extension)")
     ] = None,
     cursor: Annotated[
-        str | None,
+        CursorToken | None,
         Query(description="Continue after the page that answered this X-Next-Cursor header (extension)"),
     ] = None,
 ) -> Response:
@@ -99,23 +109,13 @@ async def list_tasks(
         task_type=task_type,
         created_after=created_after,
         created_before=created_before,
-        after=None if cursor is None else decode_cursor(cursor),
+        after=page_after(cursor),
         limit=limit,
     )
-    following = next_cursor(page, limit)
-    headers: dict[str, str] = {}
-    if following is not None:
-        token = encode_cursor(following)
-        headers["X-Next-Cursor"] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
-    # Encoded here rather than through the response model (which documents it): the hot path of
-    # every dashboard and client poll, and three times faster this way.
-    body = {"code": 200, "message": "success", "data": [TaskSchema.row(task) for task in page]}
-    return Response(_dumps(body), media_type="application/json", headers=headers)
-
-
-def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    # Encoded here rather than through the response model (which documents it): the hot path of every
+    # dashboard and client poll. The fast path (``taskapi.api.fast``) answers with the same encoder.
+    headers = next_page_headers(page, limit, request.url)
+    return Response(list_body(page), media_type=JSON_TYPE, headers=headers)
 
 
 @router.post(
@@ -176,7 +176,7 @@ async def cancel_tasks(
 
 
 @router.get(
-    "/{id}",
+    "/{id:task_id}",
     summary="Show one task in full",
     response_model=ApiResponse[TaskDetailSchema],
     responses=_errors(400, 404, 500, 503),
@@ -187,7 +187,7 @@ async def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDeta
 
 
 @router.post(
-    "/{id}/cancel",
+    "/{id:task_id}/cancel",
     summary="Cancel a pending or running task",
     response_model=ApiResponse[None],
     responses=_errors(400, 404, 500, 503),
@@ -199,7 +199,7 @@ async def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) ->
 
 
 @router.get(
-    "/{id}/events",
+    "/{id:task_id}/events",
     summary="The timeline of one task, oldest first",
     response_model=ApiResponse[list[TaskEventSchema]],
     responses=_errors(400, 404, 500, 503),

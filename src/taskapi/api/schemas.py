@@ -1,16 +1,39 @@
-"""The wire shapes of the spec: the ``{"code","message","data"}`` envelope and the task schemas."""
+"""The wire shapes of the spec: the ``{"code","message","data"}`` envelope and the task schemas, and
+the forms of what the task routes take (ids, list filters, params) as the document gives them."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic reads a TypedDict of typing only on 3.12+
 
-from taskapi.domain import MAX_ID, EventKind, Task, TaskEvent, TaskStatus, TaskType
+from taskapi.domain import MAX_ID, MAX_LIST_LIMIT, EventKind, Task, TaskEvent, TaskStatus, TaskType
 from taskapi.store.base import ListedTask
 
 T = TypeVar("T")
+
+MAX_PARAMS_DEPTH = 64
+"""How deep a task's params may nest, in objects and arrays (the params object is the first level):
+far beyond what a task needs, and shallow enough that nothing that reads them back (a client's JSON
+parser, a store's JSON functions) recurses into its own limit."""
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+"""The integers params may hold: what fits in 64 bits, which every JSON reader of them keeps exact."""
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""A cursor's form, URL-safe base64 without padding (what ``X-Next-Cursor`` gives)."""
+CURSOR_FORM = re.compile(CURSOR_PATTERN)
 
 
 def render_time(moment: datetime) -> str:
@@ -128,14 +151,73 @@ class TaskDetailSchema(BaseModel):
         )
 
 
+def _whole(value: object) -> object:
+    """JSON has one number type, and JSON Schema counts ``1.0`` as the integer 1: take it as 1.
+    Strings, booleans and fractions stay refused (``StrictInt``)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1]), BeforeValidator(_whole)]
+"""An id in a JSON body (``project_id``): an integer from 1 to 2^63-1, as the document says."""
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text UTF-8 can carry: not a lone UTF-16 surrogate, which JSON's
+    ``\\ud800`` escape can spell but no store or answer can hold."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refused(kind: str, rule: str, path: tuple[object, ...], found: str) -> PydanticCustomError:
+    """The error naming where in params the rule is broken (the first steps of a long path)."""
+    where = ".".join(str(part) for part in ("params", *path[:4])) + ("…" if len(path) > 4 else "")
+    return PydanticCustomError(
+        kind, "{rule}; {where} {found}", {"rule": rule, "where": where, "found": found}
+    )
+
+
+def _storable(params: dict[str, Any]) -> dict[str, Any]:
+    """Params every store keeps and every answer can carry back: nested at most ``MAX_PARAMS_DEPTH``
+    levels, integers within 64 bits, text that is Unicode. Walked with a stack: a deep value must not
+    exhaust the interpreter's recursion on the way in."""
+    stack: list[tuple[object, tuple[object, ...], int]] = [(params, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_PARAMS_DEPTH:
+                rule = f"must not nest deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
+                raise _refused("params_too_deep", rule, path, "goes deeper")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _is_unicode(key):
+                    raise _refused(
+                        "params_text", "must hold Unicode text", path, "has a key with a lone surrogate"
+                    )
+                stack.append((item, (*path, key), depth + 1))
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise _refused("params_text", "must hold Unicode text", path, "has a lone surrogate")
+        elif isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
+            rule = f"must hold integers that fit in 64 bits ({INT64_MIN} to {UINT64_MAX})"
+            raise _refused("params_int_range", rule, path, f"needs {value.bit_length() + 1} bits")
+    return params
+
+
+Params = Annotated[dict[str, Any], AfterValidator(_storable)]
+
+
 class CreateTaskRequest(BaseModel):
     """A new task. Unknown fields are refused, so that a misspelt field is an error, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
+    project_id: BodyId
     task_type: TaskType
-    params: dict[str, Any] = Field(default_factory=dict, examples=[{"query": "machine learning"}])
+    params: Params = Field(default_factory=dict, examples=[{"query": "machine learning"}])
 
 
 class TaskEventSchema(BaseModel):
@@ -184,7 +266,7 @@ class BulkCancelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
+    project_id: BodyId
     status: Literal["pending", "running"] | None = Field(
         default=None, examples=["running"], description="Only tasks in this status (default: both)"
     )
@@ -193,3 +275,40 @@ class BulkCancelRequest(BaseModel):
 
 class BulkCancelledSchema(BaseModel):
     cancelled: int = Field(examples=[17], description="How many tasks this request cancelled")
+
+
+# -- the list's filters: one form for the route's parameters and the fast path's check ----------------
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """A time filter is ISO 8601 text, as the document says (``date-time``); pydantic alone would also
+    take a number as a Unix time."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise PydanticCustomError(
+            "datetime_iso",
+            "Input should be an ISO 8601 date-time such as 2025-03-12T10:00:00 (UTC unless it has an offset)",
+        )
+    return value
+
+
+ProjectFilter = Annotated[int, Field(ge=1, le=MAX_ID)]
+PageLimit = Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)]
+TimeFilter = Annotated[datetime, BeforeValidator(_iso_text)]
+CursorToken = Annotated[str, WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN})]
+"""Its form is checked with the cursor itself (``encoding.page_after``), for one message for every
+cursor this API did not issue."""
+
+
+class ListFilters(TypedDict, total=False):
+    """The list's query parameters as validated values, for the fast path (``taskapi.api.fast``): the
+    same forms the route declares, so that both take the same values."""
+
+    project_id: ProjectFilter
+    status: TaskStatus
+    limit: PageLimit
+    task_type: TaskType
+    created_after: TimeFilter
+    created_before: TimeFilter
+    cursor: CursorToken
