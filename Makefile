@@ -41,6 +41,9 @@ chaos: install ## The chaos run on both stores (SECONDS=120; see docs/reliabilit
 	$(BIN)/python -m tests.chaos.chaos --store postgres --seconds $(or $(SECONDS),120) $(ARGS)
 	$(BIN)/python -m tests.chaos.chaos --store sqlite --seconds $(or $(SECONDS),120) $(ARGS)
 
+fuzz: install ## Long schema fuzzing of the whole API (2000 examples per phase, new cases each run)
+	TASKAPI_FUZZ_EXAMPLES=$${TASKAPI_FUZZ_EXAMPLES:-2000} $(BIN)/pytest -p no:cacheprovider --timeout=0 tests/fuzz/test_schema_fuzz.py $(ARGS)
+
 serve: install ## Migrate ./taskapi.db and serve on http://localhost:8000
 	$(BIN)/taskapi serve
 

@@ -293,6 +293,8 @@ def test_404s_answer_in_the_envelope(api: PapersApi, tmp_path: Path) -> None:
         ({"limit": "ten"}, "limit"),
         ({"include_duplicates": "maybe"}, "include_duplicates"),
         ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "a b"}, "cursor"),
         ({"q": "x" * 501}, "q"),
         ({"q": "!!! ???"}, "q"),
         ({"q": " ".join(f"w{n}" for n in range(65))}, "q"),
@@ -414,7 +416,7 @@ def test_openapi_documents_every_papers_route_and_status_without_422(api: Papers
     paths = envelope_free_openapi(api)["paths"]
     expected = {
         (PAPERS, "get"): {"200", "400", "500", "503"},
-        (PAPERS, "post"): {"201", "400", "413", "500", "503"},
+        (PAPERS, "post"): {"201", "400", "413", "500", "503", "507"},
         (f"{PAPERS}/{{id}}", "get"): {"200", "400", "404", "500", "503"},
         (f"{PAPERS}/{{id}}/pdf", "get"): {"200", "400", "404", "500", "503"},
     }
@@ -426,6 +428,9 @@ def test_openapi_documents_every_papers_route_and_status_without_422(api: Papers
     assert "PaperListItemSchema" in json.dumps(listed)
     parameters = {p["name"] for p in paths[PAPERS]["get"]["parameters"]}
     assert parameters == {"project_id", "q", "limit", "cursor", "include_duplicates"}
+    # The document gives the cursor its form: an empty one is not schema-valid (the API refuses it).
+    [cursor] = [p["schema"] for p in paths[PAPERS]["get"]["parameters"] if p["name"] == "cursor"]
+    assert {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"} in cursor["anyOf"]
 
 
 def envelope_free_openapi(api: PapersApi) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskapi.api.errors import on_not_found
 from taskapi.api.limits import BodySizeLimit
-from taskapi.api.schemas import ApiResponse, ErrorResponse
+from taskapi.api.schemas import CURSOR_PATTERN, ApiResponse, ErrorResponse
 from taskapi.api.schemas_papers import (
     ImportedSchema,
     ImportPapersRequest,
@@ -61,6 +61,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over the size limit",
         500: "Unexpected error (details are in the server log)",
         503: "Store unavailable; retry shortly",
+        507: "The store's disk is full: nothing was imported; retry once space is freed",
     }
     return {code: {"model": ErrorResponse, "description": meanings[code]} for code in codes}
 
@@ -94,7 +95,11 @@ async def list_papers(
         int, Query(ge=1, le=MAX_LIST_LIMIT, description="Maximum number of items")
     ] = DEFAULT_LIST_LIMIT,
     cursor: Annotated[
-        str | None, Query(description="Continue after the page that answered this X-Next-Cursor header")
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="Continue after the page that answered this X-Next-Cursor header",
+        ),
     ] = None,
     include_duplicates: Annotated[
         bool, Query(description="Also list papers that dedup marked as duplicates (duplicate_of set)")
@@ -136,7 +141,7 @@ async def list_papers(
     summary="Import up to 10,000 papers into a project",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiResponse[ImportedSchema],
-    responses=_errors(400, 413, 500, 503),
+    responses=_errors(400, 413, 500, 503, 507),
 )
 async def import_papers(papers: PapersDep, body: ImportPapersRequest) -> ApiResponse[ImportedSchema]:
     """All records are checked before any is written: a bad one answers 400 naming it (`papers.3`,

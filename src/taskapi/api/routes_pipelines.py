@@ -84,6 +84,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body over the size limit",
         500: "Unexpected error (details are in the server log)",
         503: "Task store unavailable; retry shortly",
+        507: "The task store's disk is full: nothing was written; retry once space is freed",
     }
     return {code: {"model": ErrorResponse, "description": meanings[code]} for code in codes}
 
@@ -102,7 +103,7 @@ def _json(data: dict[str, Any], message: str, code: int = 200) -> Response:
     summary="Start a pipeline run",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiResponse[PipelineRunSchema],
-    responses=_errors(400, 413, 500, 503),
+    responses=_errors(400, 413, 500, 503, 507),
 )
 async def start_run(runs: RunsDep, request: Request, body: CreatePipelineRequest) -> Response:
     """The run's first step is a pending task when this answers; each next step's task is created in
@@ -159,7 +160,7 @@ async def get_run(runs: RunsDep, run_id: RunId) -> Response:
     "/{id}/cancel",
     summary="Cancel a running pipeline run",
     response_model=ApiResponse[PipelineRunSchema],
-    responses=_errors(400, 404, 500, 503),
+    responses=_errors(400, 404, 500, 503, 507),
 )
 async def cancel_run(runs: RunsDep, request: Request, run_id: RunId) -> Response:
     """One transaction: the run is `cancelled` and its step in flight is cancelled (its worker told to

@@ -9,12 +9,11 @@ the PDF); ``GET /api/v1/papers/{id}/text`` answers the text itself, page by page
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from taskapi.api.schemas import ApiTime, render_time
-from taskapi.domain import MAX_ID
+from taskapi.api.schemas import ApiTime, BodyId, render_time
 from taskapi.papers.records import Paper, PaperFile
 from taskapi.papers.service import MAX_IMPORT, ImportFileResult, ListedPaper, PaperText
 
@@ -194,7 +193,7 @@ class ImportPapersRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
+    project_id: BodyId
     papers: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_IMPORT, examples=[[_PAPER_EXAMPLE]])
 
 

@@ -9,12 +9,12 @@ task was deleted by retention).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from taskapi.api.schemas import ApiTime, render_time
-from taskapi.domain import MAX_ID, TaskType
+from taskapi.api.schemas import ApiTime, BodyId, render_time
+from taskapi.domain import TaskType
 from taskapi.store.base import PipelineRun, RunStatus
 
 REQUEST_FIELDS = "project_id, query, sources, limit, steps, params"
@@ -27,7 +27,7 @@ class CreatePipelineRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1])]
+    project_id: BodyId
     query: StrictStr | None = Field(
         default=None,
         examples=["machine learning"],
