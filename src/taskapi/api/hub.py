@@ -5,11 +5,16 @@ the log (``changes(after, limit)``) and the running tasks' progress, builds each
 offers it to every matching client's bounded queue. It reads when woken (in-process signals; NOTIFY on
 PostgreSQL) and otherwise every ``poll_interval`` (so writers in other processes are seen too).
 
+Hostile or broken clients are bounded: at most ``max_clients`` streams per process (the next is
+refused with a 503: the rest of the API keeps its sockets and CPU); a client whose queue would pass
+``backlog`` batches or ``client_buffer`` bytes, or whose write has waited ``send_timeout`` seconds,
+is dropped and its connection cut (``routes_stream``). Messages are shared between clients.
+
 Commit order is not id order on PostgreSQL: an event id can become visible after a larger one. The
 service's change feed (``TaskService.changes``) answers only up to such a gap while it may still fill
 (it settles within seconds), so a reader that continues from the last id it got skips none; the hub
 does exactly that. A client whose queue is full is dropped, never waited for: it reconnects with
-``Last-Event-ID`` and resumes from the log.
+``Last-Event-ID`` and resumes from the log, missing nothing.
 """
 
 from __future__ import annotations
@@ -74,6 +79,21 @@ class HubOptions:
     page: int = 500
     max_replay: int = 10_000
     retry_ms: int = 2_000
+    max_clients: int = 1_000  # streams held at once by this process; the next is answered 503
+    client_buffer: int = 4 << 20  # bytes queued for one client before it is dropped
+    send_timeout: float = 30.0  # seconds a write may wait for the client to read; then it is cut off
+    write_size: int = 64 << 10  # bytes per write at most: what a stalled connection holds on to
+    retry_after: int = 5  # seconds, in the Retry-After of a refused stream
+
+
+class StreamsFull(Exception):
+    """The process holds ``max_clients`` streams: a new one is refused (503), not queued."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The live stream is at its limit of {limit} clients on this server; retry later "
+            "(the task list answers meanwhile)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,45 +130,105 @@ def message(data: dict[str, Any], event_id: int | None) -> Message:
     return Message(text, wire, int(data["project_id"]), int(data["id"]), event_id)
 
 
+Queued = tuple[list[Message], int] | None
+"""A client's queue entry: a batch of messages and its size on the wire, or ``None``: the stream ends."""
+
+
 @dataclass(eq=False)
 class Subscription:
-    """One client: its filters, its bounded queue, and where the hub's log position was when it came."""
+    """One client: its filters, its bounded queue, and where the hub's log position was when it came.
+
+    The queue is bounded twice: ``backlog`` entries (its ``maxsize``) and ``max_bytes`` on the wire
+    (``queued_bytes``); an empty queue takes any one batch, so a page bigger than the byte bound still
+    reaches a client that keeps up."""
 
     project_id: int | None
     task_id: int | None
-    queue: asyncio.Queue[list[Message] | None]
+    queue: asyncio.Queue[Queued]
     start_event_id: int
+    max_bytes: int = 4 << 20
+    client: str = ""  # the peer's address, for the log
+    queued_bytes: int = 0
     dropped: bool = False
+    reason: str = ""  # why it was dropped: ``behind`` (its queue was full), ``stalled`` (a write timed out)
     closed: bool = False
+    cut: Callable[[], None] | None = None  # cuts its connection (set by its stream when it can)
+    writing_since: float | None = None  # when its stream's current write began (``time.monotonic``)
+
+    @property
+    def ended(self) -> bool:
+        return self.dropped or self.closed
 
     def matches(self, item: Message) -> bool:
         return (self.project_id is None or item.project_id == self.project_id) and (
             self.task_id is None or item.task_id == self.task_id
         )
 
-    def offer(self, batch: list[Message]) -> bool:
-        """Queue the batch's messages for this client, without waiting; a full queue drops this
-        client (it resumes from the log). Answers whether this offer dropped it."""
-        if self.dropped or self.closed:
+    def offer(self, batch: list[Message], size: int) -> bool:
+        """Queue the batch's messages for this client (``size``: the batch's bytes), without waiting;
+        a full queue drops this client (it resumes from the log). Answers whether this offer dropped it."""
+        if self.ended:
             return False
-        mine = (
-            batch
-            if self.project_id is None and self.task_id is None
-            else [m for m in batch if self.matches(m)]
-        )
+        if self.project_id is None and self.task_id is None:
+            mine = batch
+        else:
+            mine = [m for m in batch if self.matches(m)]
+            size = sum(len(m.wire) for m in mine)
         if not mine:
             return False
-        try:
-            self.queue.put_nowait(mine)
-        except asyncio.QueueFull:
-            self.dropped = True
+        if self.queue.full() or (self.queued_bytes and self.queued_bytes + size > self.max_bytes):
+            self.end("behind")
             return True
+        self.queue.put_nowait((mine, size))
+        self.queued_bytes += size
         return False
+
+    async def take(self, timeout: float) -> list[Message] | None:
+        """Every message waiting for this client, in order, as soon as there is one; ``[]`` after
+        ``timeout`` seconds without; ``None`` once the stream is over (shut down, or dropped)."""
+        try:
+            async with asyncio.timeout(timeout):
+                first = await self.queue.get()
+        except TimeoutError:
+            return None if self.ended else []
+        return self.take_nowait(first)
+
+    def take_nowait(self, *taken: Queued) -> list[Message] | None:
+        """Every message waiting for this client now (after ``taken``, taken already), maybe none;
+        ``None`` once the stream is over."""
+        entries = list(taken)
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                entries.append(self.queue.get_nowait())
+        if self.ended:
+            return None
+        messages: list[Message] = []
+        for entry in entries:
+            if entry is None:
+                return None
+            messages += entry[0]
+            self.queued_bytes -= entry[1]
+        return messages
+
+    def end(self, reason: str) -> None:
+        """Drop this client: what it had queued is let go at once, its reader finds the end, and its
+        connection is cut (its writer is most likely waiting on it: what is on its way is lost, and
+        the client resumes from the last event it got)."""
+        self.dropped, self.reason = True, reason
+        self._finish()
+        if self.cut is not None:
+            self.cut()
 
     def close(self) -> None:
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):  # then the reader finds ``closed`` at its next item
-            self.queue.put_nowait(None)
+        self._finish()
+
+    def _finish(self) -> None:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(None)
 
 
 class ChangeHub:
@@ -172,7 +252,8 @@ class ChangeHub:
         self._store_down = False
         self._closing = False
         self.passes = 0
-        self.dropped = 0
+        self.dropped = {"behind": 0, "stalled": 0}  # clients dropped, by reason
+        self.refused = 0  # streams refused at max_clients
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -228,9 +309,20 @@ class ChangeHub:
     def head(self) -> int | None:
         return self._head
 
-    def subscribe(self, project_id: int | None, task_id: int | None) -> Subscription:
-        queue: asyncio.Queue[list[Message] | None] = asyncio.Queue(self.options.backlog)
-        subscription = Subscription(project_id, task_id, queue, self._head or 0)
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued for all clients (an upper bound: clients share the messages themselves)."""
+        return sum(subscription.queued_bytes for subscription in self._subscriptions)
+
+    def subscribe(self, project_id: int | None, task_id: int | None, client: str = "") -> Subscription:
+        """A new client's queue; ``StreamsFull`` when ``max_clients`` streams are already held."""
+        if not self._closing and len(self._subscriptions) >= self.options.max_clients:
+            self.refused += 1
+            raise StreamsFull(self.options.max_clients)
+        queue: asyncio.Queue[Queued] = asyncio.Queue(self.options.backlog)
+        subscription = Subscription(
+            project_id, task_id, queue, self._head or 0, self.options.client_buffer, client
+        )
         if self._closing:
             subscription.close()
         self._subscriptions.add(subscription)
@@ -238,6 +330,23 @@ class ChangeHub:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
+
+    def drop(self, subscription: Subscription, reason: str) -> None:
+        """End a client's stream for ``reason`` (unless it already ended): counted and logged, once."""
+        if subscription.ended:
+            return
+        subscription.end(reason)
+        self._dropped(subscription)
+
+    def _dropped(self, subscription: Subscription) -> None:
+        self.dropped[subscription.reason] = self.dropped.get(subscription.reason, 0) + 1
+        o = self.options
+        why = (
+            f"read nothing for {o.send_timeout} s: dropped, its connection cut"
+            if subscription.reason == "stalled"
+            else f"fell behind ({o.backlog} batches or {o.client_buffer} bytes queued): dropped, cut"
+        )
+        log.warning("live stream: %s %s; it resumes from the log", subscription.client or "a client", why)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -262,14 +371,25 @@ class ChangeHub:
                     self._store_down = True
 
     async def run_once(self) -> None:
-        """One pass: the log's new entries, and progress when it is due."""
+        """One pass: clients whose write has waited too long are cut off; then the log's new entries,
+        and progress when it is due."""
         self.passes += 1
+        self._drop_stalled()
         if self._head is None:
             self._head = await asyncio.to_thread(self.source.latest_event_id)
         await self._read_forward()
         if self._subscriptions and time.monotonic() >= self._progress_due:
             self._progress_due = time.monotonic() + self.options.progress_interval
             await self._read_progress()
+
+    def _drop_stalled(self) -> None:
+        """Drop the clients whose current write began over ``send_timeout`` seconds ago. A watch at
+        each pass rather than a timer on every write: writes are many, passes a few a second."""
+        oldest = time.monotonic() - self.options.send_timeout
+        for subscription in list(self._subscriptions):
+            since = subscription.writing_since
+            if since is not None and since < oldest:
+                self.drop(subscription, "stalled")
 
     async def _read_forward(self) -> None:
         """Every new page of the log, each sent out before the head moves past it (a failed read of
@@ -288,10 +408,10 @@ class ChangeHub:
         """Offer one batch to every client: one queue entry each, however many messages it holds."""
         if not batch:
             return
+        size = sum(len(m.wire) for m in batch)
         for subscription in list(self._subscriptions):
-            if subscription.offer(batch):
-                self.dropped += 1
-                log.info("live stream: a client fell %d batches behind and was dropped", self.options.backlog)
+            if subscription.offer(batch, size):
+                self._dropped(subscription)
 
     async def _read_progress(self) -> None:
         rows = await asyncio.to_thread(self.source.running_progress)
@@ -323,24 +443,34 @@ class ChangeHub:
 
 
 class HubCollector(Collector):
-    """The hub's own figures for ``/metrics``: clients held, clients dropped, passes over the log."""
+    """The hub's own figures for ``/metrics``: clients held, dropped and refused, bytes queued for
+    them, passes over the log."""
 
     def __init__(self, hub: ChangeHub) -> None:
         self.hub = hub
 
     def collect(self) -> Iterator[Metric]:
+        hub = self.hub
         yield GaugeMetricFamily(
-            "taskapi_stream_clients", "Clients holding the live stream", value=self.hub.clients
+            "taskapi_stream_clients", "Clients holding the live stream", value=hub.clients
         )
-        yield CounterMetricFamily(
+        dropped = CounterMetricFamily(
             "taskapi_stream_dropped_clients",
-            "Stream clients dropped because their queue was full (they resume from the log)",
-            value=self.hub.dropped,
+            "Stream clients dropped and cut off (they resume from the log): behind, their queue was "
+            "full; stalled, a write waited too long for them to read",
+            labels=["reason"],
+        )
+        for reason, count in hub.dropped.items():
+            dropped.add_metric([reason], count)
+        yield dropped
+        yield CounterMetricFamily(
+            "taskapi_stream_refused", "Streams refused (503): the process held its most", value=hub.refused
+        )
+        yield GaugeMetricFamily(
+            "taskapi_stream_queued_bytes", "Bytes queued for stream clients", value=hub.queued_bytes
         )
         yield CounterMetricFamily(
-            "taskapi_stream_passes",
-            "Passes of the change hub over the store's change log",
-            value=self.hub.passes,
+            "taskapi_stream_passes", "Passes of the change hub over the store's change log", value=hub.passes
         )
 
 
