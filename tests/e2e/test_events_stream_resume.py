@@ -109,3 +109,26 @@ def _read_to_end(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_a_client_resuming_ahead_of_the_hub_is_not_sent_what_it_has_seen(
+    service: TaskService, tmp_path: Path
+) -> None:
+    """A client may come back with a ``Last-Event-ID`` the hub has not read yet (here: changes made by
+    another process, which the hub learns of only at its next poll). Those changes are not replayed,
+    and must not come live either: the client has them."""
+    app = create_app(service, hub_options=HubOptions(poll_interval=0.5, keepalive=0.3), listen=False)
+    elsewhere = SQLiteStore(tmp_path / "x.db")  # another writer: no in-process signal reaches the hub
+    try:
+        with serving_in_thread(app) as base:
+            seen = [TaskService(elsewhere).create(1, "search").id for _ in range(3)]
+            stream = open_stream(base, headers={"Last-Event-ID": "3"})
+            try:
+                later = TaskService(elsewhere).create(1, "ocr").id
+                stream.wait(lambda s: later in [e["id"] for e in s.task_events()], what="the later create")
+            finally:
+                stream.close()
+    finally:
+        elsewhere.close()
+    assert seen == [1, 2, 3]
+    assert [e["id"] for e in stream.task_events()] == [later]
