@@ -15,9 +15,9 @@ from taskapi.domain import TaskStatus
 from taskapi.service import TaskService
 from taskapi.store.base import Claim, TaskState
 from taskapi.store.sqlite import SQLiteStore
-from taskapi.worker import StopReason, Worker, load_handlers
+from taskapi.worker import Cancelled, Outcome, StopReason, Worker, load_handlers
 from taskapi.worker._children import ChildPool
-from taskapi.worker._runner import Outcome, RunningTask, run_async, run_in_child
+from taskapi.worker._runner import RunningTask, run_async, run_in_child
 from tests.worker.helpers import (
     BASIC,
     cpu_ticks,
@@ -233,7 +233,7 @@ def test_a_task_cancelled_between_its_claim_and_its_start_never_runs_and_does_no
             pool.close()
 
     outcome = asyncio.run(run())
-    assert (outcome.kind, outcome.reason) == ("stopped", StopReason.CANCELLED)
+    assert outcome == Cancelled(killed=False)
     assert not marker(marks, task.id, "started").exists()
 
 

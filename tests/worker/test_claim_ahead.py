@@ -11,7 +11,7 @@ from taskapi.domain import TaskStatus
 from taskapi.service import TaskService
 from taskapi.store.base import Store
 from taskapi.worker import Worker
-from taskapi.worker._worker import CLAIM_AHEAD_MAX, HOLD_LIMIT, _ClaimAhead
+from taskapi.worker._claiming import CLAIM_AHEAD_MAX, HOLD_LIMIT, ClaimAhead
 from tests.worker.helpers import get, make_worker, read_marker, running, wait_final, wait_until
 
 SHORT = {"mode": "return", "value": None}
@@ -29,7 +29,7 @@ def _statuses(store: Store, ids: list[int]) -> list[TaskStatus]:
 
 
 def test_the_buffer_is_sized_from_run_times_and_is_empty_for_long_tasks() -> None:
-    ahead = _ClaimAhead(concurrency=10)
+    ahead = ClaimAhead(concurrency=10)
     assert ahead.size() == 0  # nothing observed yet: claim only for free slots
     for _ in range(50):
         ahead.observe(0.0005)

@@ -3,6 +3,7 @@ out of attempts); a cancelled task is never rescued; a zombie worker's late writ
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from taskapi.domain import TaskStatus
@@ -31,7 +32,9 @@ def _claim(store: SQLiteStore, worker_id: str, *, lease: float = SHORT, max_atte
 def _rescue(store: SQLiteStore) -> list[RescuedTask]:
     """Run the rescuer until it moves something (its leases expire within the deadline)."""
     rescuer = Rescuer(store)
-    return wait_until(rescuer.run_once, timeout=5, what="an expired lease to be rescued")
+    return wait_until(
+        lambda: asyncio.run(rescuer.run_once()), timeout=5, what="an expired lease to be rescued"
+    )
 
 
 def test_a_zombie_workers_late_writes_are_rejected_and_the_new_attempts_result_stands(
@@ -107,7 +110,7 @@ def test_a_cancelled_running_task_is_never_rescued(service: TaskService, store: 
     service.cancel(cancelled.id)
     _claim(store, "dead")  # the witness: its lease expires no sooner than the cancelled task's would
     assert _rescue(store) == [RescuedTask(witness.id, TaskStatus.PENDING, 1)]
-    assert Rescuer(store).run_once() == []
+    assert asyncio.run(Rescuer(store).run_once()) == []
     task = get(store, cancelled.id)
     assert (task.status, task.attempt) == (TaskStatus.CANCELLED, 1)
 
@@ -123,7 +126,7 @@ def test_a_live_worker_renews_its_leases_so_its_task_is_never_rescued(
         wait_marker(marks, task.id, "started")
 
         def renewed_many_times() -> bool:
-            assert rescuer.run_once() == []
+            assert asyncio.run(rescuer.run_once()) == []
             lease = get(store, task.id).lease_expires_at
             assert lease is not None
             leases.add(lease)
@@ -144,7 +147,9 @@ def test_the_lease_renewer_extends_only_its_own_workers_running_tasks(
     _claim(store, "me")
     _claim(store, "them")
     before = get(store, mine.id).lease_expires_at
-    assert LeaseRenewer(store, "me", 30).run_once() == 1
+    assert asyncio.run(LeaseRenewer(store, "me", 30, held=set()).run_once()) == 0
+    assert get(store, mine.id).lease_expires_at == before  # holding nothing, it renews nothing
+    assert asyncio.run(LeaseRenewer(store, "me", 30, held={(mine.id, 1)}).run_once()) == 1
     after = get(store, mine.id).lease_expires_at
     assert before is not None and after is not None and after > before
     assert _rescue(store) == [RescuedTask(theirs.id, TaskStatus.PENDING, 1)]

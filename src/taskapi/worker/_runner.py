@@ -1,6 +1,6 @@
-"""Runs one claimed task and turns what happened into an ``Outcome`` value.
+"""Runs one claimed task and turns what happened into an outcome value (``_outcomes``).
 
-The runner never writes to the store: the worker persists outcomes in one place, in batches. A stop
+The runner never writes to the store: the outcome writer (``_writer``) does, in batches. A stop
 (cancel, lost lease, timeout, shutdown) is a request the handler sees through its context; an async
 handler is also cancelled at its next await, and a child process that does not answer within the
 grace period is killed.
@@ -9,7 +9,6 @@ grace period is killed.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 
 from taskapi.domain import Task
 from taskapi.worker._children import ChildDied, ChildPool
+from taskapi.worker._outcomes import Completed, Failed, Outcome, Stopped, StopReason, stopped
 from taskapi.worker._slots import LocalSlot, SharedSlot
 from taskapi.worker.context import TaskCancelled, TaskContext
 from taskapi.worker.registry import HandlerSpec
@@ -26,24 +26,6 @@ from taskapi.worker.results import describe_error, normalise_result
 log = logging.getLogger("taskapi.worker")
 
 _SELF_CANCELLED = "TaskCancelled: the handler raised TaskCancelled, but nobody cancelled the task"
-
-
-class StopReason(enum.Enum):
-    CANCELLED = "cancelled"  # the task is cancelled in the store: write nothing
-    LOST = "lost"  # the attempt is no longer ours (rescued elsewhere): write nothing
-    TIMEOUT = "timeout"  # the handler ran past its timeout: the task fails
-    SHUTDOWN = "shutdown"  # the worker stops: hand the task back as pending
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one attempt: ``completed``, ``failed`` or ``stopped`` (with a reason)."""
-
-    kind: str
-    result: dict[str, Any] | None = None
-    error_message: str | None = None
-    reason: StopReason | None = None
-    killed: bool = False
 
 
 @dataclass(eq=False)
@@ -59,9 +41,16 @@ class RunningTask:
     flushed_seq: int = 0
     claimed_at: float = field(default_factory=time.monotonic)  # monotonic clock of this process
     began_at: float | None = None  # when its handler started (None while it waits for a slot)
+    ended_at: float | None = None  # when its handler ended (its outcome is being written)
     stop_asked_at: float | None = None  # when the first stop was asked
     interrupt: Callable[[], object] | None = None  # stops a sync handler at once (set while it runs)
     resources: Callable[[], Any] | None = None  # the handlers' resources of this process
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """``(task id, attempt)``: what the worker holds. One worker may hold two attempts of a task
+        at once (attempt 1 rescued while its outcome is still being written, attempt 2 claimed)."""
+        return self.task.id, self.task.attempt
 
     def stop(self, reason: StopReason) -> None:
         """Ask the handler to stop; the first reason wins (a cancel is not turned into a timeout)."""
@@ -89,14 +78,8 @@ class RunningTask:
         )
 
 
-def _stopped(running: RunningTask, *, killed: bool = False) -> Outcome:
-    reason = running.stop_reason or StopReason.CANCELLED
-    message = None
-    if reason is StopReason.TIMEOUT:
-        message = f"TimeoutError: the task ran longer than its timeout of {running.spec.timeout:g} s"
-        if killed:
-            message += " and was killed"
-    return Outcome("stopped", error_message=message, reason=reason, killed=killed)
+def _stopped(running: RunningTask, *, killed: bool = False) -> Stopped:
+    return stopped(running.stop_reason, running.spec.timeout, killed=killed)
 
 
 async def run_async(running: RunningTask, grace: float) -> Outcome:
@@ -119,17 +102,17 @@ async def run_async(running: RunningTask, grace: float) -> Outcome:
 
 def _interpret_async(running: RunningTask, handler_task: asyncio.Task[Any]) -> Outcome:
     if handler_task.cancelled():
-        return Outcome("failed", error_message="CancelledError: the handler was cancelled from inside")
+        return Failed("CancelledError: the handler was cancelled from inside")
     exc = handler_task.exception()
     if isinstance(exc, TaskCancelled):
-        return Outcome("failed", error_message=_SELF_CANCELLED)
+        return Failed(_SELF_CANCELLED)
     if exc is not None:
         log.error("task %d (%s) failed", running.task.id, running.task.task_type, exc_info=exc)
-        return Outcome("failed", error_message=describe_error(exc))
+        return Failed(describe_error(exc))
     try:
-        return Outcome("completed", result=normalise_result(handler_task.result()))
+        return Completed(normalise_result(handler_task.result()))
     except (TypeError, ValueError) as bad:
-        return Outcome("failed", error_message=f"the handler's result is not JSON: {describe_error(bad)}")
+        return Failed(f"the handler's result is not JSON: {describe_error(bad)}")
 
 
 async def run_in_child(running: RunningTask, pool: ChildPool, grace: float) -> Outcome:
@@ -172,7 +155,7 @@ def _interpret_child(
         pool.discard(child)
         if running.stop_reason is not None:
             return _stopped(running)
-        return Outcome("failed", error_message=f"WorkerProcessDied: {exc}")
+        return Failed(f"WorkerProcessDied: {exc}")
     if running.stop_reason is not None:
         pool.discard(child)  # it was interrupted, maybe mid-way through something: start afresh
     else:
@@ -181,9 +164,9 @@ def _interpret_child(
     if running.stop_reason is not None:
         return _stopped(running)
     if kind == "cancelled":
-        return Outcome("failed", error_message=_SELF_CANCELLED)
+        return Failed(_SELF_CANCELLED)
     if kind == "error":
         message, trace = payload
         log.error("task %d (%s) failed:\n%s", running.task.id, running.task.task_type, trace)
-        return Outcome("failed", error_message=message)
-    return Outcome("completed", result=payload)
+        return Failed(message)
+    return Completed(payload)
