@@ -23,7 +23,8 @@ from rich.progress import Progress
 from typer.testing import CliRunner, Result
 
 from taskapi.cli import app
-from taskapi.cli_watch import Board, Change, Follower, OneTask, ProjectTasks, Reading, json_of, line_of
+from taskapi.cli.backend import LocalTasks
+from taskapi.cli.watch import Board, Change, Follower, OneTask, ProjectTasks, Reading, json_of, line_of
 from taskapi.domain import TaskNotFound, TaskStatus
 from taskapi.service import TaskService
 from taskapi.store.base import Completion, ListedTask, ProgressWrite
@@ -83,7 +84,7 @@ def test_a_project_is_followed_from_its_active_tasks_to_the_last_one_ending(serv
     start(service.store, running)
     pending = service.create(1, "ocr").id
     elsewhere = service.create(2, "ocr").id
-    source = ProjectTasks(service, 1)
+    source = ProjectTasks(LocalTasks(service), 1)
 
     assert seen(source.poll()) == {running: ("running", 0, 0, ""), pending: ("pending", 0, 0, "")}
     assert not source.done
@@ -112,16 +113,16 @@ def test_a_project_is_followed_from_its_active_tasks_to_the_last_one_ending(serv
 
 def test_a_project_without_active_tasks_is_done_at_once(service: TaskService) -> None:
     complete(service.store, service.create(3, "search").id, {})
-    source = ProjectTasks(service, 3)
+    source = ProjectTasks(LocalTasks(service), 3)
     assert source.poll() == [] and source.done
-    empty = ProjectTasks(service, 4)
+    empty = ProjectTasks(LocalTasks(service), 4)
     assert empty.poll() == [] and empty.done
 
 
 def test_a_task_whose_creation_committed_late_is_still_found(service: TaskService) -> None:
     """Its created_at is older than a task already seen (it was stamped before it committed)."""
     first = service.create(1, "search")
-    source = ProjectTasks(service, 1)
+    source = ProjectTasks(LocalTasks(service), 1)
     assert seen(source.poll()).keys() == {first.id}
     moment = (first.created_at - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.%f")
     [late] = insert_rows(Path(service.store.path), [(1, "ocr", moment)])  # type: ignore[attr-defined]
@@ -130,7 +131,7 @@ def test_a_task_whose_creation_committed_late_is_still_found(service: TaskServic
 
 def test_a_followed_task_whose_row_is_deleted_is_let_go(service: TaskService, sqlite_path: Path) -> None:
     kept, deleted = service.create(1, "ocr").id, service.create(1, "ocr").id
-    source = ProjectTasks(service, 1)
+    source = ProjectTasks(LocalTasks(service), 1)
     assert seen(source.poll()).keys() == {kept, deleted}
     with closing(sqlite3.connect(sqlite_path)) as conn, conn:
         conn.execute("DELETE FROM task_events WHERE task_id = ?", (deleted,))
@@ -157,7 +158,7 @@ def test_more_tasks_than_a_page_are_all_followed_with_one_list_query_per_tick(
             Counting.gets += 1
             return super().get(task_id)
 
-    source = ProjectTasks(Counting(service.store), 1)
+    source = ProjectTasks(LocalTasks(Counting(service.store)), 1)
     assert sorted(seen(source.poll())) == ids
     Counting.lists = 0
     assert sorted(seen(source.poll())) == ids
@@ -170,12 +171,12 @@ def test_more_tasks_than_a_page_are_all_followed_with_one_list_query_per_tick(
 
 def test_one_task_is_read_by_id_until_it_ends(service: TaskService) -> None:
     task = service.create(1, "crawl").id
-    source = OneTask(service, task)
+    source = OneTask(LocalTasks(service), task)
     assert seen(source.poll()) == {task: ("pending", 0, 0, "")} and not source.done
     fail(service.store, task, "robots.txt forbids it")
     assert seen(source.poll()) == {task: ("failed", 3, 10, "robots.txt forbids it")} and source.done
     with pytest.raises(TaskNotFound):
-        OneTask(service, 99).poll()
+        OneTask(LocalTasks(service), 99).poll()
 
 
 # -- changes, rate and ETA ---------------------------------------------------------------------------
@@ -344,3 +345,36 @@ def test_watch_with_json_does_not_load_the_web_framework(service: TaskService, d
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.splitlines()[-1] == "False True", out.stderr
     assert json.loads(out.stdout.splitlines()[0])["status"] == "completed"
+
+
+def test_changes_from_the_stream_follow_new_tasks_and_skip_those_ended_before(service: TaskService) -> None:
+    """What a server's stream brings is taken as a tick's reading would be: a new task of the project
+    is followed, a task that ended before the watch or belongs to another project is not, and a
+    failed task's error comes with its change."""
+    from taskapi.client import TaskChange
+
+    ended_before = service.create(1, "search").id
+    service.cancel(ended_before)
+    active = service.create(1, "ocr").id
+    source = ProjectTasks(LocalTasks(service), 1)
+    assert seen(source.poll()).keys() == {active}
+
+    def change(task_id: int, status: str, project_id: int = 1, error: str = "") -> TaskChange:
+        task = service.get(task_id) if task_id != 99 else service.get(active)
+        return TaskChange(
+            None, status, task_id, project_id, task.task_type, TaskStatus(status), 2, 4, error,
+            task.created_at, None, None,
+        )  # fmt: skip
+
+    assert source.absorb(change(ended_before, "cancelled")) == []
+    assert source.absorb(change(99, "pending", project_id=2)) == []
+    assert seen(source.absorb(change(99, "pending"))) == {99: ("pending", 2, 4, "")}
+    assert seen(source.absorb(change(active, "failed", error="bad scan"))) == {
+        active: ("failed", 2, 4, "bad scan")
+    }
+    assert not source.done  # task 99 is still pending
+    assert seen(source.absorb(change(99, "completed", error="not shown"))) == {99: ("completed", 2, 4, "")}
+    assert source.done
+    one = OneTask(LocalTasks(service), active)
+    assert one.absorb(change(99, "running")) == [] and not one.done
+    assert seen(one.absorb(change(active, "cancelled"))) == {active: ("cancelled", 2, 4, "")} and one.done

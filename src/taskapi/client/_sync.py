@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -253,15 +253,23 @@ class TaskClient:
         task_id: int | None = None,
         last_event_id: int | None = None,
         timeout: float | None = None,
+        on_connect: Callable[[bool], None] | None = None,
     ) -> Iterator[TaskChange]:
         """The changes of every task (a project's, one task's) as they happen, from the live stream;
         with ``last_event_id``, first those after it. Reconnects by itself (resuming after the last
         change received, so none is lost or repeated) until ``give_up_after`` seconds of failures;
-        ends after ``timeout`` seconds if given. ``ChangesMissed`` if the server could not replay."""
+        ends after ``timeout`` seconds if given. ``ChangesMissed`` if the server could not replay.
+
+        ``on_connect(resumed)`` is called each time a connection is open (the server has subscribed
+        it) and before its first change, ``resumed`` saying whether it resumes after a change already
+        received: a caller that shows the tasks reads their state there when not resuming, and so
+        misses no change between its reading and the stream."""
         state = self._state(project_id, task_id, last_event_id, timeout)
         while not state.expired():
             try:
                 with self._stream(state) as changes:
+                    if on_connect is not None:
+                        on_connect(state.last_event_id is not None)
                     for change in changes:
                         yield change
                         if state.expired() or state.stale():

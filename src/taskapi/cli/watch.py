@@ -1,26 +1,27 @@
-"""``taskapi watch`` and ``taskapi list --watch``: follow tasks live by reading the store.
+"""``taskapi watch``: follow tasks live (and the ticks ``list --watch`` redraws on).
 
-The CLI talks to the store through ``TaskService`` (no HTTP, no server needed), and on SQLite no
-other process can notify it, so it polls: one indexed list query per tick for a project (plus one
-``get`` for each task that ends failed, for its error message), one ``get`` per tick for a single
-task. What a tick reads goes through a ``Follower``, which keeps a Rich ``Progress`` task per watched
-task: Rich estimates the rate (and so the ETA) from the successive progress readings, whether the
-bars are shown (a terminal) or one line or JSON object is printed per change (a pipe, ``--json``).
-On a terminal, a project's ``Board`` adds a line of totals and shows only the bars that fit.
+On a database (no server needed) no other process can notify the CLI, so it polls: one indexed list
+query per tick for a project (plus one ``get`` for each task that ends failed, for its error message),
+one ``get`` per tick for a single task. Against a server the same sources read the tasks once (and
+again whenever the stream reconnects without resuming) and then take each change from the live
+stream (``absorb``; ``taskapi.cli.stream``). What is read goes through a ``Follower``, which keeps a
+Rich ``Progress`` task per watched task: Rich estimates the rate (and so the ETA) from the successive
+progress readings, whether the bars are shown (a terminal) or one line or JSON object is printed per
+change (a pipe, ``--json``). On a terminal, a project's ``Board`` adds a line of totals and shows only
+the bars that fit.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -34,9 +35,12 @@ from rich.progress import (
 from rich.progress import Task as ProgressTask
 from rich.text import Text
 
+from taskapi.cli.reading import TaskReader
 from taskapi.domain import FINAL_STATUSES, MAX_LIST_LIMIT, Task, TaskStatus
-from taskapi.service import TaskService, next_cursor
 from taskapi.store.base import ListedTask
+
+if TYPE_CHECKING:
+    from taskapi.client import TaskChange
 
 SLACK = timedelta(seconds=5)
 """How far before the newest task seen a project's window reaches back, so that a task whose creation
@@ -87,10 +91,26 @@ def reading_of(task: Task) -> Reading:
     return Reading(listed, task.error_message)
 
 
+def listed_of(change: TaskChange) -> ListedTask:
+    """The task as a message of the stream shows it."""
+    return ListedTask(
+        id=change.task_id,
+        project_id=change.project_id,
+        task_type=change.task_type,
+        status=change.status,
+        progress=change.progress,
+        total=change.total,
+        created_at=change.created_at,
+    )
+
+
 class Source(Protocol):
-    """The tasks a watch follows: ``poll()`` once per tick, until ``done``."""
+    """The tasks a watch follows: ``poll()`` reads them (once per tick on a database), ``absorb()``
+    takes a change from the stream; until ``done``."""
 
     def poll(self) -> list[Reading]: ...
+
+    def absorb(self, change: TaskChange) -> list[Reading]: ...
 
     @property
     def done(self) -> bool: ...
@@ -99,7 +119,7 @@ class Source(Protocol):
 class OneTask:
     """A single task, read by id each tick; ``TaskNotFound`` from the first poll if there is none."""
 
-    def __init__(self, service: TaskService, task_id: int) -> None:
+    def __init__(self, service: TaskReader, task_id: int) -> None:
         self.service = service
         self.task_id = task_id
         self._status: TaskStatus | None = None
@@ -108,6 +128,12 @@ class OneTask:
         reading = reading_of(self.service.get(self.task_id))
         self._status = reading.task.status
         return [reading]
+
+    def absorb(self, change: TaskChange) -> list[Reading]:
+        if change.task_id != self.task_id:
+            return []
+        self._status = change.status
+        return [Reading(listed_of(change), change.error_message)]
 
     @property
     def done(self) -> bool:
@@ -124,7 +150,7 @@ class ProjectTasks:
     began are left out. The watch is done when none of the followed tasks is pending or running.
     """
 
-    def __init__(self, service: TaskService, project_id: int) -> None:
+    def __init__(self, service: TaskReader, project_id: int) -> None:
         self.service = service
         self.project_id = project_id
         self._started = False
@@ -145,7 +171,7 @@ class ProjectTasks:
     def _first(self) -> list[Reading]:
         active = self._all(status=TaskStatus.RUNNING) + self._all(status=TaskStatus.PENDING)
         self._active = {task.id: task for task in active}
-        newest = self.service.list(project_id=self.project_id, limit=1)
+        newest = self.service.task_page(project_id=self.project_id, limit=1).items
         self._newest = newest[0].created_at if newest else None
         self._started = True
         window = self._window()
@@ -157,9 +183,11 @@ class ProjectTasks:
         found: list[ListedTask] = []
         after = None
         while True:
-            page = self.service.list(project_id=self.project_id, after=after, limit=MAX_LIST_LIMIT, **filters)
-            found += page
-            after = next_cursor(page, MAX_LIST_LIMIT)
+            page = self.service.task_page(
+                project_id=self.project_id, after=after, limit=MAX_LIST_LIMIT, **filters
+            )
+            found += page.items
+            after = page.next_cursor
             if after is None:
                 return found
 
@@ -196,6 +224,23 @@ class ProjectTasks:
                 self._active[task_id] = task
                 readings.append(Reading(task))
         return readings
+
+    def absorb(self, change: TaskChange) -> list[Reading]:
+        """A change from the stream: a followed task's, or a new task's (its error comes with it)."""
+        task = listed_of(change)
+        if not self._started or task.project_id != self.project_id:
+            return []
+        if task.id in self._before or task.id in self._ended:
+            return []
+        if self._newest is None or task.created_at > self._newest:
+            self._newest = task.created_at
+        if task.status.is_final:
+            self._active.pop(task.id, None)
+            self._ended.add(task.id)
+            failed = task.status == TaskStatus.FAILED
+            return [Reading(task, change.error_message if failed else "")]
+        self._active[task.id] = task
+        return [Reading(task)]
 
 
 # -- what changed, with rate and ETA ------------------------------------------------------------------
@@ -416,16 +461,23 @@ def ticks(interval: float, sleep: Callable[[float], None] = time.sleep) -> Itera
             beat = time.monotonic()
 
 
+def polled(source: Source, interval: float) -> Generator[list[Reading]]:
+    """What ``source`` reads, each tick (a database: nothing notifies the CLI)."""
+    for _ in ticks(interval):
+        yield source.poll()
+
+
 def follow(
     source: Source,
+    readings: Iterable[list[Reading]],
     follower: Follower,
     emit: Callable[[Change], None] | None,
-    interval: float,
     board: Board | None = None,
 ) -> None:
-    """Poll ``source`` each tick and ``emit`` what changed (if anything listens), until it is done."""
-    for _ in ticks(interval):
-        for reading in source.poll():
+    """Take each batch of ``readings`` of ``source`` and ``emit`` what changed (if anything listens),
+    until the source is done."""
+    for batch in readings:
+        for reading in batch:
             change = follower.see(reading)
             if change is not None and emit is not None:
                 emit(change)
@@ -443,33 +495,3 @@ def displayed(progress: Progress, show: bool) -> Iterator[Progress]:
         return
     with progress:
         yield progress
-
-
-def live_rows(
-    console: Console,
-    fetch: Callable[[], Sequence[dict[str, Any]]],
-    render: Callable[[Sequence[dict[str, Any]]], RenderableType],
-    interval: float,
-) -> None:
-    """Re-read and redraw until interrupted: in place on a terminal (Rich ``Live``), else the whole
-    view again each time it changes (a pipe cannot redraw)."""
-
-    def view(rows: Sequence[dict[str, Any]]) -> RenderableType:
-        moment = time.strftime("%H:%M:%S", time.gmtime())
-        header = Text(f"{moment} UTC, every {interval:g} s (Ctrl-C to stop)", style="dim")
-        return Group(header, render(rows))
-
-    beat = ticks(interval)
-    next(beat)
-    rows = fetch()
-    if console.is_terminal:
-        with Live(view(rows), console=console, auto_refresh=False) as live:
-            for _ in beat:
-                live.update(view(fetch()), refresh=True)
-        return
-    console.print(view(rows))
-    for _ in beat:
-        fresh = fetch()
-        if fresh != rows:
-            rows = fresh
-            console.print(view(rows))

@@ -1,22 +1,18 @@
 """``taskapi pipeline``: start a pipeline run and follow its steps live, show a run, cancel a run.
 
-A thin layer over ``RunService`` on the store, no HTTP, like the task commands. ``run`` starts the run
+Written once against a ``Backend`` like the task commands (``RunService`` on the store, or a server
+with ``--server``). ``run`` starts the run
 and follows it until it ends, reading the run (one statement) every ``--interval``: on a terminal a Rich
 bar per step; in a pipe one line per change; with ``--json`` one JSON object per change (NDJSON:
 ``started`` with the run, ``step`` for each change of a step, ``ended`` with the run). Exit codes:
 0 the run completed, 1 it failed or was cancelled (``show``/``cancel``: no such run, or not
 cancellable), 2 bad input, 3 store unavailable, 130 Ctrl-C. Ctrl-C stops following, not the run: the
 chain is in the store, and the run goes on (``taskapi pipeline cancel ID`` stops it).
-
-``taskapi.cli`` registers this sub-app; this module uses that one's helpers (settings, failures, the
-service), imported when a command runs since ``taskapi.cli`` imports this module first.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Protocol
 
 import typer
@@ -37,12 +33,14 @@ from rich.progress import Task as ProgressTask
 from rich.table import Table
 from rich.text import Text
 
-from taskapi.cli_options import DbOption, JsonOption
-from taskapi.cli_watch import ticks
-from taskapi.runs import STEP_ORDER, RunService
+from taskapi.cli import rendering as out
+from taskapi.cli.backend import Backend, open_backend
+from taskapi.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, until_the_reader_leaves
+from taskapi.cli.options import DbOption, JsonOption, ServerOption, TokenOption
+from taskapi.cli.watch import ticks
+from taskapi.runs import STEP_ORDER
 from taskapi.store.base import PipelineRun, RunStatus, RunStep
 
-EXIT_INTERRUPTED = 130
 STEP_STYLES = {
     "waiting": "dim",
     "pending": "yellow",
@@ -65,15 +63,6 @@ pipeline_app = typer.Typer(
 )
 
 RunIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Pipeline run ID.", show_default=False)]
-
-
-@contextmanager
-def _runs(db: str | None) -> Iterator[RunService]:
-    """The runs over the migrated store, with the configured handlers' params checks (as the API)."""
-    from taskapi import cli as base
-
-    with base._service(db, validating=True) as service:
-        yield RunService.of(service)
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -252,11 +241,11 @@ class Bars:
         self.progress.stop()
 
 
-def follow_run(runs: RunService, run: PipelineRun, view: View, interval: float) -> PipelineRun:
+def follow_run(runs: Backend, run: PipelineRun, view: View, interval: float) -> PipelineRun:
     """Read the run every ``interval`` seconds and show what changed, until it ends; answer it then."""
     view.start(run)
     for _ in ticks(interval):
-        run = runs.get(run.id)
+        run = runs.run_get(run.id)
         view.update(run)
         if run.status.is_final:
             break
@@ -293,6 +282,8 @@ def run_pipeline(
         float, typer.Option(min=0.05, max=3600, help="Seconds between two readings of the run.")
     ] = 0.5,
     db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per change (NDJSON) instead of bars.")
     ] = False,
@@ -300,19 +291,11 @@ def run_pipeline(
     """Start a pipeline run and follow its steps live until it ends: exit 0 if it completed, 1 if it
     failed or was cancelled (2 bad input, 3 store unavailable). Ctrl-C (130) stops following, not
     the run."""
-    from taskapi import cli as base
-
-    step_params = None if params is None else base._parse_params(params)
-    console = base._console()
-    with base._until_the_reader_leaves(), _runs(db) as runs:
-        run = runs.start(
-            project,
-            query,
-            sources=_names(sources),
-            limit=limit,
-            steps=_names(steps),
-            params=step_params,
-            actor=base.CLI_ACTOR,
+    step_params = None if params is None else out.parse_params(params)
+    console = out.console()
+    with until_the_reader_leaves(), open_backend(db, server, token) as runs:
+        run = runs.run_start(
+            project, query, sources=_names(sources), limit=limit, steps=_names(steps), params=step_params
         )
         view: View = JsonLines() if as_json else Bars(console) if console.is_terminal else Lines()
         try:
@@ -327,7 +310,7 @@ def run_pipeline(
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if run.status is not RunStatus.COMPLETED:
-        raise typer.Exit(base.EXIT_FAILED)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _steps_table(run: PipelineRun) -> Table:
@@ -346,11 +329,9 @@ def _steps_table(run: PipelineRun) -> Table:
 
 
 def _print_run(run: PipelineRun, as_json: bool) -> None:
-    from taskapi import cli as base
-
     data = run_data(run)
     if as_json:
-        base._print_json(data)
+        out.print_json(data)
         return
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
@@ -360,27 +341,37 @@ def _print_run(run: PipelineRun, as_json: bool) -> None:
         style = RUN_STYLES.get(value, "") if name == "status" else ""
         head.add_row(name, Text("-", style="dim") if value is None else Text(str(value), style=style))
     head.add_row("steps", _steps_table(run))
-    base._console().print(Panel(head, title=f"Pipeline run {run.id}", title_align="left", expand=False))
+    out.console().print(Panel(head, title=f"Pipeline run {run.id}", title_align="left", expand=False))
 
 
 @pipeline_app.command()
-def show(run_id: RunIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+def show(
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show a pipeline run: its status and each step's task (exit 1 if there is no such run)."""
-    with _runs(db) as runs:
-        run = runs.get(run_id)
+    with open_backend(db, server, token) as runs:
+        run = runs.run_get(run_id)
     _print_run(run, as_json)
 
 
 @pipeline_app.command()
-def cancel(run_id: RunIdArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+def cancel(
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Cancel a running pipeline run: its step in flight is cancelled and no later step is created
     (exit 1 if there is no such run, or it already ended)."""
-    from taskapi import cli as base
-
-    with _runs(db) as runs:
-        run = runs.cancel(run_id, actor=base.CLI_ACTOR)
+    with open_backend(db, server, token) as runs:
+        run = runs.run_cancel(run_id)
     if as_json:
-        base._print_json(run_data(run))
+        out.print_json(run_data(run))
         return
     stopped = run.steps[run.current_step]
     typer.echo(f"Pipeline run {run.id} cancelled (step {stopped.task_type}, task {stopped.task_id}, stopped)")

@@ -1,19 +1,17 @@
 """``taskapi papers``: list, show and import the papers of a project's library.
 
-A thin layer over ``PaperService`` on the store, no HTTP, like the task commands: Rich tables for
-people, ``--json`` in the API's shapes (``taskapi.api.schemas_papers``) for scripts, and the same exit
-codes: 0 ok, 1 paper not found, 2 bad usage or input (a file that cannot be imported: one line naming
-the file and the spot), 3 store unavailable. The store is opened, and the papers tables migrated, as
-the other commands open theirs; PDFs go to the file store under ``TASKAPI_DATA_DIR`` (``--data-dir``).
-
-``taskapi.cli`` registers this sub-app and this module uses that one's helpers (settings, failures,
-opening a store), imported when a command runs since ``taskapi.cli`` imports this module first.
+Written once against a ``Backend`` like the task commands (``PaperService`` on the store, or a server
+with ``--server``): Rich tables for people, ``--json`` in the API's shapes
+(``taskapi.api.schemas_papers``) for scripts, and the same exit codes: 0 ok, 1 paper not found, 2 bad
+usage or input (a file that cannot be imported: one line naming the file and the spot), 3 store
+unavailable. On a database the store is opened, and the papers tables migrated, as the other commands
+open theirs; PDFs go to the file store under ``TASKAPI_DATA_DIR`` (``--data-dir``). Against a server
+the export is read here and its records sent; the PDFs it names cannot be (no upload route).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,12 +21,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from taskapi.cli_options import DbOption, JsonOption
+from taskapi.cli import rendering as out
+from taskapi.cli.backend import open_backend
+from taskapi.cli.exits import EXIT_USAGE, fail
+from taskapi.cli.options import DbOption, JsonOption, ServerOption, TokenOption
 from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, InvalidInput
-from taskapi.papers.errors import PaperNotFound
-from taskapi.papers.files import LocalFileStore
-from taskapi.papers.formats import FORMATS, ImportFormatError
-from taskapi.papers.service import ImportFileResult, PaperPage, PaperService
+from taskapi.papers.formats import FORMATS
+from taskapi.papers.service import ImportFileResult, ListedPaper, PaperPage
 
 papers_app = typer.Typer(
     help="The papers library of each project: list, show and import papers.",
@@ -41,50 +40,6 @@ _NUMBERS = ("ID", "Year", "Score", "Dup of")
 _SHORT = (*_NUMBERS, "PDF")
 _MAX_WIDTHS = {"Authors": 24, "Identifier": 28}
 _BAD_CURSOR = "--cursor: not a cursor this command printed (copy it from the 'next page' line)"
-
-
-# -- the service and the exit codes -----------------------------------------------------------------
-
-
-@contextmanager
-def _exit_codes() -> Iterator[None]:
-    """The task commands' exit codes, and the library's own failures: 1 no such paper, 2 a file that
-    cannot be imported."""
-    from taskapi import cli as base
-
-    try:
-        with base._exit_codes():
-            yield
-    except PaperNotFound as exc:
-        base._fail(str(exc), base.EXIT_FAILED)
-    except ImportFormatError as exc:
-        base._fail(str(exc), base.EXIT_USAGE)
-
-
-@contextmanager
-def _papers(db: str | None, data_dir: Path | None = None, *, files: bool = False) -> Iterator[PaperService]:
-    """The service over the migrated store (tasks and papers) for one command, opened as the task
-    commands open theirs; with ``files``, over the file store too (reading commands leave the data
-    directory alone: the file store creates it on first use)."""
-    from taskapi import cli as base
-    from taskapi.papers import PapersRepository
-    from taskapi.wiring import open_migrated_store
-
-    settings = base._settings(db, data_dir=data_dir)
-    with _exit_codes(), ExitStack() as stack:
-        with base._opening(settings.database_url):
-            store = open_migrated_store(settings)
-        stack.callback(store.close)
-        yield PaperService(PapersRepository(store), _file_store(settings.data_dir) if files else None)
-
-
-def _file_store(root: Path) -> LocalFileStore:
-    from taskapi import cli as base
-
-    try:
-        return LocalFileStore(root)
-    except OSError as exc:
-        base._fail(f"file store unavailable: cannot use {str(root)!r}: {exc}", base.EXIT_UNAVAILABLE)
 
 
 # -- output -----------------------------------------------------------------------------------------
@@ -174,29 +129,39 @@ def _detail_panel(data: dict[str, Any]) -> Panel:
     return Panel(table, title=f"Paper {data['id']}", title_align="left", expand=False)
 
 
-def _print_page(page: PaperPage, as_json: bool, *, scored: bool, duplicates: bool) -> None:
-    from taskapi import cli as base
+def _row(item: ListedPaper) -> dict[str, Any]:
+    """A paper of a list as the API shows it; from a server, a list item says ``has_pdf`` without the
+    file itself (``extra``)."""
     from taskapi.api.schemas_papers import list_item_row
 
-    rows = [list_item_row(item) for item in page.items]
+    row = list_item_row(item)
+    if "has_pdf" in item.paper.extra:
+        row["has_pdf"] = bool(item.paper.extra["has_pdf"])
+    return row
+
+
+def _print_page(page: PaperPage, as_json: bool, *, scored: bool, duplicates: bool) -> None:
+    rows = [_row(item) for item in page.items]
     if as_json:
-        base._print_json(rows)
+        out.print_json(rows)
     else:
-        base._console().print(
+        out.console().print(
             _list_table(rows, scored=scored, duplicates=duplicates) if rows else Text("No papers.")
         )
     if page.next_cursor is not None:
         typer.echo(f"next page: --cursor {page.next_cursor}", err=True)
 
 
-def _print_import(result: ImportFileResult, project: int, as_json: bool) -> None:
-    from taskapi import cli as base
+def _print_import(result: ImportFileResult, unsent: list[str], project: int, as_json: bool) -> None:
     from taskapi.api.schemas_papers import ImportedFileSchema
 
     for path in result.missing_files:
-        typer.echo(f"warning: not attached (missing, unreadable or not a PDF): {path}", err=True)
+        if path in unsent:
+            typer.echo(f"warning: not attached (a server takes no PDF upload): {path}", err=True)
+        else:
+            typer.echo(f"warning: not attached (missing, unreadable or not a PDF): {path}", err=True)
     if as_json:
-        base._print_json(ImportedFileSchema.of(result).model_dump(mode="json"))
+        out.print_json(ImportedFileSchema.of(result).model_dump(mode="json"))
         return
     records = len(result.ids)
     typer.echo(
@@ -232,20 +197,18 @@ def list_papers(
         bool, typer.Option("--include-duplicates", help="Also list papers marked as duplicates.")
     ] = False,
     db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List papers, newest first; when more follow, the next page's --cursor is printed on stderr."""
-    from taskapi import cli as base
-
-    with _papers(db) as papers:
+    with open_backend(db, server, token) as backend:
         try:
-            page = papers.list(
-                project, q=q, limit=limit, cursor=cursor, include_duplicates=include_duplicates
-            )
+            page = backend.paper_page(project, q, limit, cursor, include_duplicates)
         except InvalidInput as exc:
             if exc.field != "cursor":
                 raise
-            base._fail(_BAD_CURSOR, base.EXIT_USAGE)
+            fail(_BAD_CURSOR, EXIT_USAGE)
     _print_page(page, as_json, scored=bool(q and q.strip()), duplicates=include_duplicates)
 
 
@@ -253,20 +216,21 @@ def list_papers(
 def show(
     paper_id: Annotated[int, typer.Argument(metavar="ID", help="Paper ID.", show_default=False)],
     db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show one paper in full: identifiers, duplicate_of, its stored PDF, PDF candidates and the summary
     of its extracted text."""
-    from taskapi import cli as base
     from taskapi.api.schemas_papers import detail_row
 
-    with _papers(db) as papers:
-        detail = papers.detail(paper_id)
+    with open_backend(db, server, token) as backend:
+        detail = backend.paper_detail(paper_id)
     data = detail_row(detail.paper, detail.text)
     if as_json:
-        base._print_json(data)
+        out.print_json(data)
     else:
-        base._console().print(_detail_panel(data))
+        out.console().print(_detail_panel(data))
 
 
 @papers_app.command("import")
@@ -283,16 +247,21 @@ def import_file(
         ),
     ] = None,
     db: DbOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where PDFs are stored (env TASKAPI_DATA_DIR, else ./taskapi-data).", show_default=False
+            help="Where PDFs are stored (env TASKAPI_DATA_DIR, else ./taskapi-data); not with --server.",
+            show_default=False,
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import a BibTeX, RIS, CSL-JSON or JSON Lines export, with the local PDFs it names (Zotero's
-    BibTeX file field, RIS L1): all records or, if one cannot be read, none."""
-    with _papers(db, data_dir, files=True) as papers:
-        result = papers.import_file(project, file, fmt)
-    _print_import(result, project, as_json)
+    BibTeX file field, RIS L1): all records or, if one cannot be read, none. With --server the
+    records are sent to the server, but not the PDFs (the API takes no upload): each is named in a
+    warning line."""
+    with open_backend(db, server, token, data_dir=data_dir) as backend:
+        result, unsent = backend.import_file(project, file, fmt)
+    _print_import(result, unsent, project, as_json)
