@@ -3,18 +3,26 @@
 They live in prometheus_client's default registry, so whichever process runs a worker (``serve`` with
 its embedded worker, or ``taskapi worker``) can export them. Counts that every host must agree on
 (tasks by status, queue depth, oldest pending) are read from the store at scrape time instead.
+
+Under ``serve --processes N`` prometheus_client runs in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``,
+set by ``taskapi.serving``): every process writes its values to files, and ``process_registry`` sums
+them for whichever process answers the scrape. The live stream's figures, kept by each process's change
+hub, are copied there too (``CollectorMirror``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("taskapi.metrics")
@@ -51,6 +59,76 @@ RESCUES = Counter(
     "Tasks whose worker was lost, by where the rescue put them (pending again, or failed)",
     ["outcome"],
 )
+
+
+# -- several API processes: multiprocess mode ---------------------------------------------------------
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of prometheus_client's multiprocess mode, when this process is in it."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+@functools.cache
+def process_registry() -> CollectorRegistry:
+    """What ``/metrics`` exports besides the store's figures: this process's registry, or in
+    multiprocess mode the sum over every process (a dead one's counters included, so that they never
+    go back; per-process figures such as CPU time and memory are left out there, as they cannot add)."""
+    path = multiprocess_dir()
+    if path is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+    return registry
+
+
+_MIRRORED: dict[tuple[str, str, tuple[str, ...]], Gauge | Counter] = {}
+"""The metrics ``CollectorMirror`` writes, by family name, type and label names: one object per
+process for each (two would overwrite each other's values in the shared files). Not registered: they
+are exported through the multiprocess files only."""
+
+
+class CollectorMirror:
+    """Copies a per-process collector's figures (the change hub's ``HubCollector``) into the
+    multiprocess metrics, so that whichever process answers a scrape reports their sum.
+
+    Gauges become live sums (a dead process's leave the sum); counters grow by what they grew since
+    the last copy, so they never go back, and a dead process's stay counted. Other kinds of family
+    are not expected from such a collector and are left out."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self._copied: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def sync(self) -> None:
+        for family in self.collector.collect():
+            if family.type not in ("gauge", "counter"):
+                continue
+            for sample in family.samples:
+                if family.type == "counter" and not sample.name.endswith("_total"):
+                    continue  # ``_created``: a time, not a count
+                metric = _mirrored(family, tuple(sample.labels))
+                child = metric.labels(**sample.labels) if sample.labels else metric
+                if isinstance(child, Gauge):
+                    child.set(sample.value)
+                    continue
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                grown = sample.value - self._copied.get(key, 0.0)
+                if grown > 0:
+                    child.inc(grown)
+                    self._copied[key] = sample.value
+
+
+def _mirrored(family: Metric, labels: tuple[str, ...]) -> Gauge | Counter:
+    key = (family.name, family.type, labels)
+    if key not in _MIRRORED:
+        if family.type == "gauge":
+            _MIRRORED[key] = Gauge(
+                family.name, family.documentation, labels, multiprocess_mode="livesum", registry=None
+            )
+        else:
+            _MIRRORED[key] = Counter(family.name, family.documentation, labels, registry=None)
+    return _MIRRORED[key]
 
 
 # -- read from the store at scrape time --------------------------------------------------------------

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./taskapi.db"
@@ -19,6 +19,17 @@ def default_concurrency() -> int:
     return max(4, 2 * (os.cpu_count() or 2))
 
 
+def _process_count(value: object) -> object:
+    """``auto`` is one API process per core (the HTTP layer is CPU-bound; the store does the rest)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return os.cpu_count() or 1
+        if not text.lstrip("-").isdigit():
+            raise ValueError(f"expected a number of processes or auto, got {value!r}")
+    return value
+
+
 class Settings(BaseSettings):
     """Every knob of the service; each reads ``TASKAPI_<NAME>`` from the environment."""
 
@@ -27,6 +38,21 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="sqlite:///PATH or postgresql://...")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    processes: Annotated[int, BeforeValidator(_process_count)] = Field(
+        1, ge=1, description="API processes sharing the port (auto: one per core); one embedded worker"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds a client may take to send a request's line and headers"
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="largest request line plus headers; more is answered 431"
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    limit_concurrency: int | None = Field(
+        None, ge=1, description="connections (streams included) per API process beyond which requests get 503"
+    )
     log_level: str = "info"
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     max_import_bytes: int = Field(
@@ -62,6 +88,17 @@ class Settings(BaseSettings):
     )
     events_keepalive: float = Field(
         15.0, gt=0, description="seconds between keep-alive comments on a quiet stream"
+    )
+    events_max_clients: int = Field(
+        1000, ge=1, description="live streams one API process holds at once; more are answered 503"
+    )
+    events_client_buffer: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="bytes queued for one stream client before it is dropped and cut off",
+    )
+    events_send_timeout: float = Field(
+        30.0, gt=0, description="seconds a stream write may wait for its client to read before it is cut off"
     )
 
     # -- the pipeline's sources and files (PIPELINE.md "Settings") --------------------------------

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
 from taskapi.metrics import QueueStats, StoreCollector
@@ -92,3 +97,54 @@ def test_metrics_shows_the_store_figures(api: InProcessApi) -> None:
     got = samples(api.get("/metrics").text)
     assert got[("taskapi_tasks", (("status", "pending"), ("task_type", "ocr")))] == 3
     assert got[("taskapi_queue_depth", ())] == 3
+
+
+MIRRORING = """
+import sys
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from taskapi.metrics import CollectorMirror
+
+class Hub:  # a change hub's collector, as far as the mirror is concerned
+    clients, passes = int(sys.argv[1]), 0
+    def collect(self):
+        yield GaugeMetricFamily("taskapi_stream_clients", "clients", value=self.clients)
+        yield CounterMetricFamily("taskapi_stream_passes", "passes", value=self.passes)
+        dropped = CounterMetricFamily("taskapi_stream_dropped_clients", "dropped", labels=["reason"])
+        dropped.add_metric(["behind"], self.passes // 2)
+        yield dropped
+
+hub = Hub()
+mirror = CollectorMirror(hub)
+for passes in map(int, sys.argv[2:]):
+    hub.passes = passes
+    mirror.sync()
+"""
+
+
+def test_the_mirror_sums_the_processes_and_a_dead_ones_counters_stay(tmp_path: Path) -> None:
+    pids = []
+    for clients, passes in ((2, (3, 7, 7)), (1, (4,))):
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        process = subprocess.Popen(
+            [sys.executable, "-c", MIRRORING, str(clients), *map(str, passes)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, errors.decode()
+        pids.append(process.pid)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(tmp_path))  # type: ignore[no-untyped-call]
+
+    def figures() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return samples(generate_latest(registry).decode())
+
+    summed = figures()
+    assert summed[("taskapi_stream_clients", ())] == 3
+    assert summed[("taskapi_stream_passes_total", ())] == 7 + 4  # the growth, copied once
+    assert summed[("taskapi_stream_dropped_clients_total", (("reason", "behind"),))] == 3 + 2
+
+    mark_process_dead(pids[0], str(tmp_path))  # type: ignore[no-untyped-call]  # as serve does on a death
+    after = figures()
+    assert after[("taskapi_stream_clients", ())] == 1  # its clients are gone with it
+    assert after[("taskapi_stream_passes_total", ())] == 11  # its counts are not: they never go back

@@ -4,9 +4,11 @@ reaching the worker, the live stream's intervals."""
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
-from taskapi.app import worker_options
+from taskapi.app import server_config, worker_options
+from taskapi.http_guard import GuardedHttpToolsProtocol, HttpLimits
 from taskapi.settings import Settings
 
 SECRET = "operate-token-that-must-not-show"
@@ -46,3 +48,46 @@ def test_retention_days_reach_the_worker_in_seconds(
 def test_a_negative_retention_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="retention_days"):
         from_env(monkeypatch, retention_days="-1")
+
+
+def test_one_api_process_by_default_and_auto_is_one_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert from_env(monkeypatch).processes == 1
+    assert from_env(monkeypatch, processes="3").processes == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert from_env(monkeypatch, processes="auto").processes == 6
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_a_process_count_that_is_not_a_positive_number_or_auto_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValidationError, match="processes"):
+        from_env(monkeypatch, processes=value)
+
+
+def test_the_protective_limits_reach_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = from_env(
+        monkeypatch,
+        header_timeout="2.5",
+        max_header_bytes="4096",
+        keep_alive_timeout="7",
+        limit_concurrency="50",
+    )
+    config = server_config(FastAPI(), settings)
+    config.load()
+    protocol = config.http_protocol_class
+    assert issubclass(protocol, GuardedHttpToolsProtocol)
+    assert protocol.limits == HttpLimits(header_timeout=2.5, max_header_bytes=4096, limit_concurrency=50)
+    assert config.timeout_keep_alive == 7
+
+
+def test_the_limits_default_to_a_ten_second_head_of_at_most_64_kib_and_no_concurrency_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = from_env(monkeypatch)
+    assert (settings.header_timeout, settings.max_header_bytes, settings.keep_alive_timeout) == (
+        10.0,
+        65536,
+        5.0,
+    )
+    assert settings.limit_concurrency is None

@@ -55,7 +55,7 @@ def create_app(
     (``taskapi.api.fast``), with the same bytes; off, FastAPI answers them (the reference the fast
     path's tests compare it to)."""
     hub = ChangeHub(service, hub_options, _wake_sources(service, listen=listen))
-    sqlite = service.store.dialect == "sqlite"
+    sqlite = service.dialect == "sqlite"
     # SQLite has one writer, and the fast path runs its reads on the loop (see taskapi.api.fast): one
     # thread for its writes queues them in this process, where more would wait in SQLite's busy loop.
     threads = (
@@ -100,11 +100,12 @@ def create_app(
 
 
 def _wake_sources(service: TaskService, *, listen: bool) -> list[WakeSource]:
-    """In-process signals always; the store's change notifications (PostgreSQL NOTIFY) when asked."""
-    sources: list[WakeSource] = [lambda wake: service.signals.subscribe(lambda _signal: wake())]
-    if listen:
-        sources.append(service.store.listen_changes)
-    return sources
+    """What wakes the change feed: the store's "the log grew" (this process's writes on SQLite, where
+    other processes' are polled; every process's on PostgreSQL, by NOTIFY); on PostgreSQL without
+    ``listen``, this process's own creates and cancels (others are polled)."""
+    if listen or service.dialect == "sqlite":
+        return [service.listen_changes]
+    return [lambda wake: service.subscribe(lambda _signal: wake(), remote=False)]
 
 
 def _app_metrics(service: TaskService, hub: ChangeHub) -> CollectorRegistry:

@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from taskapi.api.deps import ServiceDep
 from taskapi.api.errors import error_response
 from taskapi.api.schemas import ApiResponse, ErrorResponse
+from taskapi.metrics import process_registry
 
 log = logging.getLogger("taskapi.api")
 
@@ -40,13 +41,12 @@ async def healthz() -> ApiResponse[dict[str, str]]:
     responses={503: {"model": ErrorResponse, "description": "The task store does not answer"}},
 )
 async def readyz(service: ServiceDep) -> Any:
-    store = service.store
     try:
-        await asyncio.wait_for(asyncio.to_thread(store.ping), READY_TIMEOUT)
+        await asyncio.wait_for(asyncio.to_thread(service.ping), READY_TIMEOUT)
     except Exception as exc:  # any failure to answer means not ready; never a 500
         log.warning("readyz: the store did not answer: %s", exc or type(exc).__name__)
         return error_response(503, "Not ready: the task store does not answer", headers={"Retry-After": "1"})
-    return ApiResponse(code=200, message="ready", data={"store": store.dialect})
+    return ApiResponse(code=200, message="ready", data={"store": service.dialect})
 
 
 @router.get(
@@ -56,9 +56,10 @@ async def readyz(service: ServiceDep) -> Any:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
 )
 def metrics(request: Request) -> Response:
-    """This process's metrics (its workers' histograms and counters, process figures) followed by
-    those read from the store for this scrape. Runs on a thread: the store reads block."""
-    body = generate_latest(REGISTRY)
+    """This process's metrics (its workers' histograms and counters, process figures), or under
+    ``serve --processes N`` their sum over every process, followed by those read from the store for
+    this scrape. Runs on a thread: the store reads block."""
+    body = generate_latest(process_registry())
     store_registry: CollectorRegistry | None = getattr(request.app.state, "store_metrics", None)
     if store_registry is not None:
         body += generate_latest(store_registry)
