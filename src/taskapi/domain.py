@@ -57,6 +57,71 @@ def json_has_nul(text: str) -> bool:
     return _ESCAPED_NUL.search(text) is not None
 
 
+MAX_PARAMS_DEPTH = 64
+"""How deep a task's params may nest, in objects and arrays (the params object is the first level):
+far beyond what a task needs, and shallow enough that nothing that reads them back (a client's JSON
+parser, a store's JSON functions) recurses into its own limit."""
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+"""The integers params may hold: what fits in 64 bits, which every JSON reader of them keeps exact."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamsProblem:
+    """Why params cannot be stored and answered back, and where: ``kind`` names the rule for the API's
+    validation errors, ``str()`` is the message every door gives."""
+
+    kind: str
+    rule: str
+    path: tuple[object, ...]
+    found: str
+
+    @property
+    def where(self) -> str:
+        """``params.a.0.b``: the first steps of the path to the value (``…`` when it goes on)."""
+        steps = ".".join(str(part) for part in ("params", *self.path[:4]))
+        return steps + ("…" if len(self.path) > 4 else "")
+
+    def __str__(self) -> str:
+        return f"{self.rule}; {self.where} {self.found}"
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text UTF-8 can carry: not a lone UTF-16 surrogate, which JSON's
+    ``\\ud800`` escape can spell but no store or answer can hold."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def params_problem(params: object) -> ParamsProblem | None:
+    """What keeps params from being stored and answered back alike by every store and door (``None``
+    when nothing does): nesting past ``MAX_PARAMS_DEPTH`` levels, integers beyond 64 bits, text with a
+    lone surrogate. Walked with a stack: a deep value must not exhaust the interpreter's recursion."""
+    stack: list[tuple[object, tuple[object, ...], int]] = [(params, (), 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_PARAMS_DEPTH:
+                rule = f"must not nest deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
+                return ParamsProblem("params_too_deep", rule, path, "goes deeper")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _is_unicode(key):
+                    found = "has a key with a lone surrogate"
+                    return ParamsProblem("params_text", "must hold Unicode text", path, found)
+                stack.append((item, (*path, key), depth + 1))
+        elif isinstance(value, str) and not _is_unicode(value):
+            return ParamsProblem("params_text", "must hold Unicode text", path, "has a lone surrogate")
+        elif isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= UINT64_MAX:
+            rule = f"must hold integers that fit in 64 bits ({INT64_MIN} to {UINT64_MAX})"
+            return ParamsProblem("params_int_range", rule, path, f"needs {value.bit_length() + 1} bits")
+    return None
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (every stored time is UTC)."""
     return datetime.now(UTC)
@@ -159,6 +224,30 @@ class TaskQuery:
     limit: int = DEFAULT_LIST_LIMIT
 
 
+@dataclass(frozen=True, slots=True)
+class ListedTask:
+    """The columns of a list row (the spec's list view), without the heavy JSON fields."""
+
+    id: int
+    project_id: int
+    task_type: str
+    status: TaskStatus
+    progress: int
+    total: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """What a metrics scrape reads, with indexed queries only: active tasks by ``(status, task_type)``,
+    the oldest pending task's creation, and the rare events (rescued, lost, killed, timed_out) by kind
+    over the kept history (pruning lowers them)."""
+
+    active: dict[tuple[str, str], int]
+    oldest_pending_created_at: datetime | None
+    events: dict[str, int]
+
+
 class TaskError(Exception):
     """Base of the errors the service raises for a caller's mistake (never for our own bugs)."""
 
@@ -211,8 +300,44 @@ class InvalidInput(TaskError):
         self.detail = message
 
 
+class IdempotencyConflict(InvalidInput):
+    """An idempotency key seen within its day on a create that differs from the one it first came with
+    (project, type or params): answering the first task would hide the second request, creating a task
+    would break the key's promise. ``field`` is the header's name."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            IDEMPOTENCY_HEADER,
+            f"the key {key[:60]!r} was used within the last 24 hours for a different create;"
+            " use a new key for a new request",
+        )
+        self.key = key
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_TTL_SECONDS = 86_400
+"""How long a create's idempotency key answers the task(s) it created; an older key is forgotten."""
+MAX_IDEMPOTENCY_KEY = 200
+_KEY_FORM = re.compile(rf"[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+
+
+def check_idempotency_key(value: object) -> str:
+    """A key: 1 to 200 printable ASCII characters (a UUID, ``import-2025-03-12``...)."""
+    if not isinstance(value, str) or _KEY_FORM.fullmatch(value) is None:
+        shown = repr(value[:60]) if isinstance(value, str) else type(value).__name__
+        raise InvalidInput(
+            IDEMPOTENCY_HEADER,
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters, got {shown}",
+        )
+    return value
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached right now; callers may retry later."""
+
+
+class StoreFull(StoreUnavailable):
+    """The database's disk is full: nothing was written; writes work again once space is freed."""
 
 
 def encode_cursor(cursor: Cursor) -> str:

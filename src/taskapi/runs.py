@@ -37,7 +37,7 @@ from taskapi.service import (
     check_actor,
     check_params,
 )
-from taskapi.signals import Signals, TaskSignal
+from taskapi.signals import Signals
 from taskapi.store import Store
 from taskapi.store.base import DEFAULT_ACTOR, NewRun, PipelineRun, PlannedStep, RunStatus
 
@@ -182,8 +182,12 @@ def plan_run(
 
 
 class RunService:
-    """Start, read and cancel pipeline runs over a store; ``signals`` reach workers in this process at
-    once, ``validators`` check each step's params (the task service's, so runs and tasks agree)."""
+    """Start, read and cancel pipeline runs over a store; ``validators`` check each step's params (the
+    task service's, so runs and tasks agree).
+
+    The store announces a run's first task and a run's cancel after the commit, as it does a task's
+    create and cancel (``store.notify``): workers here and elsewhere hear them from there. ``signals``
+    is kept for callers that read it (``RunService.of`` passes the task service's)."""
 
     def __init__(
         self,
@@ -222,11 +226,7 @@ class RunService:
             params=params,
             validators=self.validators,
         )
-        run = self.store.run_create(new, check_actor(actor))
-        first = run.steps[0]
-        if first.task_id is not None:
-            self.signals.publish(TaskSignal("created", first.task_id, task_type=first.task_type))
-        return run
+        return self.store.run_create(new, check_actor(actor))
 
     def get(self, run_id: int) -> PipelineRun:
         run = self.store.run_get(check_id("id", run_id))
@@ -247,6 +247,4 @@ class RunService:
             raise RunNotFound(run_id)
         if outcome.status_before is not RunStatus.RUNNING:
             raise RunNotCancellable(run_id, outcome.status_before)
-        for task in outcome.cancelled:
-            self.signals.publish(TaskSignal("cancelled", task.id, worker_id=task.worker_id))
         return self.get(run_id)

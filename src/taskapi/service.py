@@ -13,6 +13,7 @@ events it writes in the task's timeline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,9 @@ from taskapi.domain import (
     DEFAULT_LIST_LIMIT,
     Cursor,
     InvalidInput,
+    ListedTask,
     NewTask,
+    QueueCounts,
     Task,
     TaskEvent,
     TaskNotCancellable,
@@ -34,12 +37,14 @@ from taskapi.domain import (
     TaskStatus,
     TaskType,
     check_id,
+    check_idempotency_key,
     check_limit,
     json_has_nul,
+    params_problem,
 )
 from taskapi.signals import Signals, TaskSignal
 from taskapi.store import Store, open_store
-from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, ListedTask, QueueCounts, RunningProgress
+from taskapi.store.base import DEFAULT_ACTOR, RunningProgress
 
 MAX_BATCH = 10_000
 MAX_CHANGES = 10_000
@@ -77,8 +82,10 @@ def check_status(value: object) -> TaskStatus:
 
 
 def check_params(value: object) -> dict[str, Any]:
-    """Params are a JSON object that both stores keep as given: no NaN or infinities (not JSON), and
-    no NUL character (PostgreSQL's jsonb cannot hold one)."""
+    """Params are a JSON object that both stores keep as given and every door answers back: no NaN or
+    infinities (not JSON), no NUL character (PostgreSQL's jsonb cannot hold one), and the domain's
+    ``params_problem`` rule (depth, 64-bit integers, lone surrogates), which the HTTP routes apply
+    with the same words, so that every door refuses the same params."""
     return _checked_params(value)[0]
 
 
@@ -87,6 +94,9 @@ def _checked_params(value: object) -> tuple[dict[str, Any], str]:
     if not isinstance(value, Mapping):
         raise InvalidInput("params", f"must be a JSON object, got {type(value).__name__}")
     params = dict(value)
+    problem = params_problem(params)
+    if problem is not None:
+        raise InvalidInput("params", str(problem))
     try:
         text = _PARAMS_JSON.encode(params)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -116,6 +126,15 @@ def check_new_task(
     return new
 
 
+def fingerprint(kind: str, news: Sequence[NewTask]) -> str:
+    """What an idempotency key's record compares to tell a retry from a different request: the door
+    (one create or a batch) and each task's project, type and params (keys sorted: the same object
+    written in another order is the same request)."""
+    canonical = [kind, *([n.project_id, str(n.task_type), n.params] for n in news)]
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def check_actor(actor: object) -> str:
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 200:
         raise InvalidInput("actor", "must be a non-empty string of at most 200 characters")
@@ -136,8 +155,14 @@ def check_time(name: str, value: datetime | None) -> datetime | None:
 
 
 class TaskService:
-    """The task operations over a store; ``signals`` reaches workers in this process at once;
-    ``validators`` check each type's params at creation (none: params are taken as they are)."""
+    """The task operations over a store; ``validators`` check each type's params at creation (none:
+    params are taken as they are).
+
+    The store announces its own creates and cancels after each commit (``store.notify``); callers
+    hear them through ``subscribe`` and the log's growth through ``listen_changes``. ``signals`` is
+    the store's in-process subscriber list (kept for code that subscribes there); a ``Signals``
+    given here instead hears the same announcements.
+    """
 
     def __init__(
         self,
@@ -146,8 +171,33 @@ class TaskService:
         validators: Mapping[str, ParamsValidator] | None = None,
     ) -> None:
         self.store = store
-        self.signals = signals or Signals()
+        self.signals = store.notifier.local
+        if signals is not None and signals is not self.signals:
+            self.signals.subscribe(signals.publish)
+            self.signals = signals
         self.validators: Mapping[str, ParamsValidator] = validators or {}
+
+    @property
+    def dialect(self) -> str:
+        """The store's dialect, ``sqlite`` or ``postgres`` (what /readyz reports)."""
+        return self.store.dialect
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` when the database cannot answer."""
+        self.store.ping()
+
+    def subscribe(
+        self, on_signal: Callable[[TaskSignal], None], *, remote: bool = True
+    ) -> Callable[[], None]:
+        """Call ``on_signal`` (from the writing thread, or a listener's) for each create and cancel
+        committed by this service's store and, with ``remote``, by every other process on the
+        database; each once. Answer the function that stops. It must not block."""
+        return self.store.notifier.subscribe(on_signal, remote=remote)
+
+    def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_change`` soon after the event log grows (this process's writes on SQLite, every
+        process's on PostgreSQL), and after a reconnect; answer the function that stops."""
+        return self.store.notifier.listen_changes(on_change)
 
     @classmethod
     @contextmanager
@@ -168,19 +218,30 @@ class TaskService:
         params: Mapping[str, Any] | None = None,
         *,
         actor: str = DEFAULT_ACTOR,
+        idempotency_key: str | None = None,
     ) -> Task:
+        """Create a pending task. With ``idempotency_key``, a create repeated with the key within 24
+        hours answers the task the first one created, as it was created, and writes nothing (so a
+        caller may retry a create whose answer it lost); the key with a different request raises
+        ``IdempotencyConflict``."""
         new = check_new_task(project_id, task_type, params, self.validators)
-        task = self.store.task_create(new, check_actor(actor))
-        self.signals.publish(TaskSignal("created", task.id, task_type=task.task_type))
+        if idempotency_key is None:
+            return self.store.task_create(new, check_actor(actor))
+        key = check_idempotency_key(idempotency_key)
+        [task] = self.store.task_create_keyed([new], check_actor(actor), key, fingerprint("one", [new]))
         return task
 
     def create_many(
         self,
         specs: Sequence[tuple[int, str, Mapping[str, Any] | None]],
         actor: str = DEFAULT_ACTOR,
+        *,
+        idempotency_key: str | None = None,
     ) -> list[Task]:
         """Create tasks in one transaction: all of them, or (on any bad spec) none. A bad spec is
-        named by its index: ``tasks.3.params``."""
+        named by its index: ``tasks.3.params``. ``idempotency_key`` as for ``create`` (a key names
+        one request: a batch's key used for a single create, or the reverse, is a conflict)."""
+        key = None if idempotency_key is None else check_idempotency_key(idempotency_key)
         if not 1 <= len(specs) <= MAX_BATCH:
             raise InvalidInput("tasks", f"must hold between 1 and {MAX_BATCH} tasks, got {len(specs)}")
         news = []
@@ -189,10 +250,9 @@ class TaskService:
                 news.append(check_new_task(project_id, task_type, params, self.validators))
             except InvalidInput as exc:
                 raise InvalidInput(f"tasks.{index}.{exc.field}", exc.detail) from None
-        tasks = self.store.task_create_many(news, check_actor(actor))
-        for task in tasks:
-            self.signals.publish(TaskSignal("created", task.id, task_type=task.task_type))
-        return tasks
+        if key is None:
+            return self.store.task_create_many(news, check_actor(actor))
+        return self.store.task_create_keyed(news, check_actor(actor), key, fingerprint("batch", news))
 
     def get(self, task_id: int) -> Task:
         task = self.store.task_get(check_id("id", task_id))
@@ -244,7 +304,6 @@ class TaskService:
             if task is None:
                 raise self._missing(task_id)
             raise TaskNotCancellable(task_id, task.status)
-        self._announce_cancelled([cancelled])
 
     def cancel_many(
         self,
@@ -268,12 +327,7 @@ class TaskService:
             None if task_type is None else check_task_type(task_type),
             check_actor(actor),
         )
-        self._announce_cancelled(cancelled)
         return len(cancelled)
-
-    def _announce_cancelled(self, cancelled: Sequence[CancelledTask]) -> None:
-        for task in cancelled:
-            self.signals.publish(TaskSignal("cancelled", task.id, worker_id=task.worker_id))
 
     def events(self, task_id: int) -> Events:
         """The task's timeline, oldest first; ``TaskNotFound`` (or ``TaskPruned``) if it is gone."""

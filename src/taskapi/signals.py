@@ -1,7 +1,8 @@
-"""In-process announcements: a task was created or cancelled.
+"""Announcements that a task was created or cancelled, and the list of in-process listeners.
 
-The API and an embedded worker share a process; this lets a cancel reach the worker at once instead
-of at its next poll. Other processes learn through the store (polling on SQLite, NOTIFY on PostgreSQL).
+The store publishes them after its commits through its notifier (``taskapi.store.notify``), which
+delivers this process's directly through a ``Signals`` and hears other processes' (host datagrams on
+SQLite, NOTIFY on PostgreSQL); the payload format is ``taskapi.store.codec``.
 """
 
 from __future__ import annotations

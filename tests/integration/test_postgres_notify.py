@@ -15,6 +15,7 @@ import pytest
 
 from taskapi.service import TaskService
 from taskapi.signals import TaskSignal
+from taskapi.store.base import Claim
 from taskapi.store.postgres import PostgresStore
 from taskapi.worker import Worker, WorkerOptions, load_handlers
 from tests.integration.pg import make_postgres_store, reopen_postgres_store
@@ -92,4 +93,33 @@ def test_an_idle_worker_on_another_host_picks_up_and_stops_tasks_by_notification
             )
             assert held.id not in worker.running_ids
     finally:
+        other.close()
+
+
+def test_a_subscriber_hears_its_own_stores_announcements_once_and_other_stores_by_notify(
+    store: PostgresStore,
+) -> None:
+    """This store's creates and cancels arrive directly after the commit; its own NOTIFYs (heard on
+    the same LISTEN as everyone else's) are dropped by their origin, so nothing arrives twice."""
+    heard: list[TaskSignal] = []
+    service = TaskService(store)
+    stop = service.subscribe(heard.append)
+    other = reopen_postgres_store(store)
+    try:
+        task = service.create(1, "ocr")
+        store.task_claim(Claim("worker-1", ["ocr"], 1, 30.0, {}))
+        service.cancel(task.id)
+        assert heard == [  # delivered in this thread, before create() and cancel() returned
+            TaskSignal("created", task.id, task_type="ocr"),
+            TaskSignal("cancelled", task.id, worker_id="worker-1"),
+        ]
+        TaskService(other).create(1, "dedup")  # another host's store: heard by NOTIFY
+        wait_until(lambda: any(s.task_type == "dedup" for s in heard), what="the other store's create")
+        assert [(s.kind, s.task_type) for s in heard] == [
+            ("created", "ocr"),
+            ("cancelled", None),
+            ("created", "dedup"),
+        ]
+    finally:
+        stop()
         other.close()

@@ -136,6 +136,6 @@ def test_a_malformed_datagram_is_ignored_and_the_listener_keeps_hearing(
             sender.sendto(b"not json", str(path))
         publish(database, TaskSignal("created", 5, task_type="index"))
         assert received.get(timeout=5).task_id == 5
-        assert "malformed host signal" in caplog.text
+        assert "malformed announcement" in caplog.text
     finally:
         stop()

@@ -14,6 +14,7 @@ import pytest
 
 from taskapi.domain import (
     MAX_ID,
+    MAX_PARAMS_DEPTH,
     EventKind,
     InvalidInput,
     TaskEvent,
@@ -84,6 +85,40 @@ def test_create_stores_and_announces(service: TaskService, announced: list[TaskS
     assert (task.project_id, task.task_type, task.params) == (3, "keyword_expand", {"seed": "graphene"})
     assert service.get(task.id) == task
     assert announced == [TaskSignal("created", task.id, task_type="keyword_expand")]
+
+
+def test_a_batch_announces_each_task_type_once(service: TaskService, announced: list[TaskSignal]) -> None:
+    first, _, third = service.create_many([(1, "ocr", None), (1, "ocr", None), (1, "search", None)])
+    assert announced == [
+        TaskSignal("created", first.id, task_type="ocr"),
+        TaskSignal("created", third.id, task_type="search"),
+    ]
+
+
+def test_a_subscriber_hears_each_announcement_of_its_own_store_once(
+    service: TaskService, store: SQLiteStore
+) -> None:
+    """In-process delivery is direct; the host socket this subscription also listens on (for other
+    processes) drops what this store sent, so nothing arrives twice."""
+    heard: list[TaskSignal] = []
+    stop = service.subscribe(heard.append)
+    try:
+        task = service.create(1, "ocr")
+        store.task_claim(Claim("worker-1", ["ocr"], 1, 30.0, {}))
+        service.cancel(task.id)
+        other = SQLiteStore(store.path)  # another process's store on the same file
+        try:
+            TaskService(other).create(1, "dedup")
+        finally:
+            other.close()
+        wait_until(lambda: any(s.task_type == "dedup" for s in heard), what="the other store's create")
+        assert heard == [
+            TaskSignal("created", task.id, task_type="ocr"),
+            TaskSignal("cancelled", task.id, worker_id="worker-1"),
+            TaskSignal("created", task.id + 1, task_type="dedup"),
+        ]
+    finally:
+        stop()
 
 
 def test_create_without_params_stores_an_empty_object(service: TaskService) -> None:
@@ -157,6 +192,35 @@ def test_create_rejects_params_nested_too_deep(
 ) -> None:
     rejects("params", lambda: service.create(1, "search", {"deep": deep_list(100_000)}))
     assert nothing_written(store, announced)
+
+
+@pytest.mark.parametrize(
+    ("params", "mentions"),
+    [
+        ({"deep": deep_list(MAX_PARAMS_DEPTH)}, ["deeper than 64 levels", "params.deep.0.0.0…"]),
+        ({"q": "a\ud800b"}, ["Unicode", "params.q has a lone surrogate"]),
+        ({"k": {"\udfff": 1}}, ["Unicode", "params.k has a key with a lone surrogate"]),
+        ({"n": [1, 2**64]}, ["64 bits", "params.n.1 needs 66 bits"]),
+        ({"n": -(2**63) - 1}, ["64 bits", "params.n needs"]),
+    ],
+    ids=["depth", "surrogate", "surrogate-key", "u64+1", "i64-1"],
+)
+def test_every_door_refuses_params_the_api_refuses(
+    service: TaskService, store: SQLiteStore, announced: list[TaskSignal], params: Any, mentions: list[str]
+) -> None:
+    """Python callers meet the API's rule, in its words: such a task would answer its detail with a
+    500 (a lone surrogate cannot be encoded) or lose precision in a JSON reader."""
+    rejects("params", lambda: service.create(1, "search", params), *mentions)
+    rejects(
+        "tasks.1.params", lambda: service.create_many([(1, "ocr", None), (1, "search", params)]), *mentions
+    )
+    assert nothing_written(store, announced)
+
+
+def test_params_at_the_limits_are_taken_and_read_back(service: TaskService) -> None:
+    params = {"deep": deep_list(MAX_PARAMS_DEPTH - 2), "n": [2**64 - 1, -(2**63)], "t": "\U0001f600"}
+    task = service.create(1, "search", params)
+    assert service.get(task.id).params == params
 
 
 def test_create_many_writes_nothing_when_one_spec_is_bad(

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from taskapi.signals import TaskSignal
+from taskapi.store import codec
 
 log = logging.getLogger(__name__)
 
@@ -39,47 +39,40 @@ def signal_directory(database: Path) -> Path:
     return Path(base) / f"taskapi-{os.getuid()}-{digest}"
 
 
-def encode(signal: TaskSignal) -> bytes:
-    fields = {"kind": signal.kind, "task_id": signal.task_id, "task_type": signal.task_type}
-    fields["worker_id"] = signal.worker_id
-    return json.dumps(fields, separators=(",", ":")).encode()
-
-
-def decode(payload: bytes) -> TaskSignal | None:
-    """The signal in ``payload``, or None if it is not one of ours (logged, never raised)."""
-    try:
-        data = json.loads(payload)
-        return TaskSignal(
-            kind=data["kind"],
-            task_id=int(data["task_id"]),
-            task_type=data.get("task_type"),
-            worker_id=data.get("worker_id"),
-        )
-    except (ValueError, KeyError, TypeError):
-        log.warning("ignoring a malformed host signal: %r", payload[:200])
-        return None
-
-
 class HostSignals:
-    """Publish to, and listen for, the other processes on this host that use one SQLite file."""
+    """Publish to, and listen for, the other store objects on this host that use one SQLite file.
+
+    Every datagram carries ``origin``, this object's token: its own listeners drop what it published
+    (its store delivers those to its subscribers directly)."""
 
     def __init__(self, database: Path) -> None:
         self.directory = signal_directory(database)
+        self.origin = uuid.uuid4().hex
+        self._own: set[str] = set()  # this object's listening sockets: never sent to
         self._sender: socket.socket | None = None
         self._lock = threading.Lock()
 
     def publish(self, signal: TaskSignal) -> None:
         """Send ``signal`` to every listener; never blocks and never fails the caller."""
+        self.publish_all([signal])
+
+    def publish_all(self, signals: Sequence[TaskSignal]) -> None:
+        """Send each of ``signals`` to every listener but this object's own (one directory scan)."""
+        if not signals:
+            return
         try:
-            entries = list(os.scandir(self.directory))
+            entries = [e.path for e in os.scandir(self.directory) if e.name.endswith(".sock")]
         except FileNotFoundError:
             return  # nobody has ever listened
-        payload = encode(signal)
+        targets = [path for path in entries if path not in self._own]
+        if not targets:
+            return
+        payloads = [codec.encode(signal, self.origin) for signal in signals]
         with self._lock:
             sender = self._socket()
-            for entry in entries:
-                if entry.name.endswith(".sock"):
-                    self._send(sender, payload, entry.path)
+            for path in targets:
+                for payload in payloads:
+                    self._send(sender, payload, path)
 
     def _socket(self) -> socket.socket:
         if self._sender is None:
@@ -103,6 +96,7 @@ class HostSignals:
         path = self.directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
         receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         receiver.bind(str(path))
+        self._own.add(str(path))
         receiver.settimeout(_RECEIVE_TIMEOUT)
         stopping = threading.Event()
 
@@ -114,9 +108,9 @@ class HostSignals:
                     continue
                 except OSError:
                     return
-                signal = decode(payload)
-                if signal is not None:
-                    on_signal(signal)
+                heard = codec.decode(payload)
+                if heard is not None and heard.origin != self.origin:
+                    on_signal(heard.signal)
 
         thread = threading.Thread(target=run, name="taskapi-host-signals", daemon=True)
         thread.start()
@@ -125,6 +119,7 @@ class HostSignals:
             stopping.set()
             thread.join(timeout=5)
             receiver.close()
+            self._own.discard(str(path))
             with contextlib.suppress(OSError):
                 path.unlink()
 

@@ -1,10 +1,9 @@
-"""PostgreSQL's LISTEN, on a thread and a connection of its own: the notifications behind
-``PostgresStore.listen`` (creates and cancels, for workers) and ``listen_changes`` (the change feed)."""
+"""PostgreSQL's LISTEN, on a thread and a connection of its own: the carrier of ``PostgresNotifier``
+(creates and cancels, for workers; ``taskapi_changes``, for the change feed)."""
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from collections.abc import Callable
 import psycopg
 
 from taskapi.signals import TaskSignal
+from taskapi.store import codec
 
 log = logging.getLogger("taskapi.store")
 
@@ -78,15 +78,6 @@ class Listener:
 
 def deliver(payload: str, on_signal: Callable[[TaskSignal], None]) -> None:
     """Turn a 'taskapi' payload into a ``TaskSignal``; a malformed one is logged and dropped."""
-    try:
-        data = json.loads(payload)
-        signal = TaskSignal(
-            kind=data["kind"],
-            task_id=int(data.get("task_id") or 0),
-            task_type=data.get("task_type"),
-            worker_id=data.get("worker_id"),
-        )
-    except (ValueError, KeyError, TypeError):
-        log.warning("ignoring a malformed notification: %r", payload)
-        return
-    on_signal(signal)
+    heard = codec.decode(payload)
+    if heard is not None:
+        on_signal(heard.signal)

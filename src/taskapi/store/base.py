@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskapi.domain import (
     OBSERVATION_KINDS,
@@ -25,22 +25,16 @@ from taskapi.domain import (
     TaskStatus,
     TaskType,
 )
+
+# The view records moved to the domain (the API and the CLI use them); re-exported for old imports.
+from taskapi.domain import ListedTask as ListedTask
+from taskapi.domain import QueueCounts as QueueCounts
 from taskapi.signals import TaskSignal
 from taskapi.store._queries import Component
 from taskapi.store.db import Tx
 
-
-@dataclass(frozen=True, slots=True)
-class ListedTask:
-    """The columns of a list row (the spec's list view), without the heavy JSON fields."""
-
-    id: int
-    project_id: int
-    task_type: str
-    status: TaskStatus
-    progress: int
-    total: int
-    created_at: datetime
+if TYPE_CHECKING:
+    from taskapi.store.notify import Notifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +114,6 @@ class ChangePage:
 
     events: list[TaskEvent]
     now: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCounts:
-    """What a metrics scrape reads, with indexed queries only: active tasks by ``(status, task_type)``,
-    the oldest pending task's creation, and the rare events (rescued, lost, killed, timed_out) by kind
-    over the kept history (pruning lowers them)."""
-
-    active: dict[tuple[str, str], int]
-    oldest_pending_created_at: datetime | None
-    events: dict[str, int]
 
 
 class RunStatus(enum.StrEnum):
@@ -267,6 +250,21 @@ def created_task(task_id: int, created_at: datetime, new: NewTask) -> Task:
     )
 
 
+def created_signals(created: Sequence[Task]) -> list[TaskSignal]:
+    """What a create announces: one signal per task type (a worker needs only to know that work of
+    its type is waiting), naming the first task of that type."""
+    first: dict[str, int] = {}
+    for task in created:
+        first.setdefault(task.task_type, task.id)
+    return [TaskSignal("created", task_id, task_type=task_type) for task_type, task_id in first.items()]
+
+
+def cancel_signals(cancelled: Sequence[CancelledTask]) -> list[TaskSignal]:
+    """What a cancel announces: every task it cancelled, naming the worker that held it (``None``
+    for a pending task: nobody to stop, but a listener may still want to know)."""
+    return [TaskSignal("cancelled", task.id, worker_id=task.worker_id) for task in cancelled]
+
+
 def id_runs(ids: Sequence[int]) -> str:
     """Ids as runs of consecutive ids, ``"5-9,12-12"``: a pruned batch's record (the ids retention
     deleted are mostly consecutive, so a batch of thousands is a few runs)."""
@@ -294,6 +292,11 @@ class Store(Protocol):
 
     dialect: str
 
+    @property
+    def notifier(self) -> Notifier:
+        """Where the store publishes its creates and cancels after each commit (``store.notify``)."""
+        ...
+
     def migrate(self, components: Sequence[Component] = ()) -> list[str]:
         """Apply the migrations not yet applied (the task store's, then each component's); answer the
         versions applied now."""
@@ -318,6 +321,15 @@ class Store(Protocol):
 
     def task_create_many(self, news: Sequence[NewTask], actor: str = DEFAULT_ACTOR) -> list[Task]:
         """Create all in one transaction, each with its ``created`` event: all of them or none."""
+        ...
+
+    def task_create_keyed(
+        self, news: Sequence[NewTask], actor: str, key: str, fingerprint: str
+    ) -> list[Task]:
+        """``task_create_many`` under an idempotency key, in the same transaction as the key's record:
+        a key younger than ``IDEMPOTENCY_TTL_SECONDS`` answers the tasks it first created, as they
+        were created (nothing written); recorded with another ``fingerprint`` (a different request) it
+        raises ``IdempotencyConflict``; concurrent creates with one key create once."""
         ...
 
     def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg.rows import dict_row
 
-from taskapi.domain import StoreUnavailable
+from taskapi.domain import StoreFull, StoreUnavailable
 
 Params = Mapping[str, Any] | Sequence[Any]
 
@@ -36,6 +36,14 @@ class Tx(Protocol):
     def execute_many(self, sql: str, rows: Iterable[Params]) -> None: ...
 
 
+def sqlite_failure(exc: sqlite3.OperationalError, what: str = "SQLite") -> StoreUnavailable:
+    """What a caller is told of an SQLite failure: ``StoreFull`` when the disk is full (SQLITE_FULL),
+    else ``StoreUnavailable`` (locked, busy, I/O); both mean "retry later", the first says when."""
+    if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+        return StoreFull(f"{what}: the disk is full: {exc}")
+    return StoreUnavailable(f"{what}: {exc}")
+
+
 class SQLiteTx:
     """A ``Tx`` on a ``sqlite3`` connection; SQLite errors other than constraint ones become
     ``StoreUnavailable`` (a locked or full database: the caller may retry)."""
@@ -51,7 +59,7 @@ class SQLiteTx:
             names = [column[0] for column in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite: {exc}") from exc
+            raise sqlite_failure(exc) from exc
 
     def fetch_one(self, sql: str, params: Params | None = None) -> dict[str, Any] | None:
         rows = self.fetch(sql, params)
@@ -61,13 +69,13 @@ class SQLiteTx:
         try:
             return self.conn.execute(sql, params or {}).rowcount
         except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite: {exc}") from exc
+            raise sqlite_failure(exc) from exc
 
     def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite: {exc}") from exc
+            raise sqlite_failure(exc) from exc
 
 
 class PostgresTx:

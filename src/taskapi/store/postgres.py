@@ -20,14 +20,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import conninfo as pg_conninfo
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from taskapi.domain import (
+    IDEMPOTENCY_TTL_SECONDS,
     EventKind,
+    IdempotencyConflict,
+    ListedTask,
     NewEvent,
     NewTask,
+    QueueCounts,
+    StoreFull,
     StoreUnavailable,
     Task,
     TaskEvent,
@@ -36,7 +42,7 @@ from taskapi.domain import (
     TaskType,
 )
 from taskapi.signals import TaskSignal
-from taskapi.store._pg_listen import Listener, deliver
+from taskapi.store._circuit import Circuit
 from taskapi.store._queries import (
     LIST_FILTERS,
     Component,
@@ -45,6 +51,7 @@ from taskapi.store._queries import (
     pending_migrations,
 )
 from taskapi.store._runs import (
+    CreatedStep,
     FinishedStep,
     RunSql,
     cancel_run,
@@ -60,23 +67,24 @@ from taskapi.store.base import (
     ChangePage,
     Claim,
     Completion,
-    ListedTask,
     NewRun,
     PipelineRun,
     ProgressWrite,
     PruneRecord,
-    QueueCounts,
     RescuedTask,
     RunCancel,
     RunningProgress,
     TaskState,
+    cancel_signals,
     check_observations,
+    created_signals,
     created_task,
     in_runs,
     params_text,
     prune_in_batches,
 )
 from taskapi.store.db import PostgresTx, Tx
+from taskapi.store.notify import PostgresNotifier
 
 Row = dict[str, Any]
 _LIST_FILTERS = LIST_FILTERS
@@ -201,23 +209,43 @@ class PostgresStore:
             lock_task=self._queries["run_lock_task"],
             mark_cancelled=self._queries["run_mark_cancelled"],
         )
+        self.notifier = PostgresNotifier(
+            url,
+            self.where,
+            self._queries["postgres.listen"],
+            self._queries["postgres.listen_changes"],
+            timeout,
+        )
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in settings:  # a dead host must not hang a call for minutes
             kwargs["connect_timeout"] = max(1, round(timeout))
+        self._connect_timeout = int(settings.get("connect_timeout") or kwargs["connect_timeout"])
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
             kwargs=kwargs,
+            configure=self._configure,
             open=False,
             name=f"taskapi {self.where}",
         )
+        self._circuit = Circuit(self._probe, f"PostgreSQL at {self.where}")
         try:
             self._pool.open(wait=True, timeout=timeout)
         except psycopg.OperationalError as exc:
             self._pool.close()
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {self._why(exc)}") from exc
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Each new pooled connection tags the NOTIFY payloads it sends with this store's origin."""
+        conn.execute(self._queries["postgres.set_origin"], {"origin": self.notifier.origin})
+
+    def _probe(self) -> None:
+        """While the circuit is open: one direct connection (not through the pool, whose waiters
+        would queue behind it); on success, drop the pool's dead connections before closing it."""
+        psycopg.connect(self.url, connect_timeout=self._connect_timeout).close()
+        self._drop_broken_connections()
 
     def _why(self, exc: Exception) -> str:
         """Why the first connection failed: a pool timeout hides the reason, so connect once directly."""
@@ -231,13 +259,36 @@ class PostgresStore:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection; a lost server or an exhausted pool becomes ``StoreUnavailable``."""
+        """A pooled connection; a lost server or an exhausted pool becomes ``StoreUnavailable``.
+
+        While the server is known to be down (the circuit is open: a connection broke or the pool
+        timed out, and no probe has reached the server since) a call fails at once instead of
+        waiting ``timeout`` for a connection that will not come."""
+        self._circuit.check()
+        used: psycopg.Connection[Any] | None = None
         try:
             with self._pool.connection() as conn:
+                used = conn
                 yield conn
+        except psycopg.errors.DiskFull as exc:  # SQLSTATE 53100: the server is up, its disk is full
+            raise StoreFull(f"PostgreSQL at {self.where} is out of disk space: {exc}") from exc
         except _TRANSIENT as exc:
-            self._drop_broken_connections()
+            self._after_failure(exc, used)
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {exc}") from exc
+
+    def _after_failure(self, exc: psycopg.OperationalError, used: psycopg.Connection[Any] | None) -> None:
+        """Open the circuit when the server is gone: the pool timed out waiting for a connection, or
+        a connection broke and a direct one cannot be had either. A connection the server merely
+        dropped (a restart, a terminated backend) costs this call only; a deadlock, nothing more."""
+        if isinstance(exc, PoolTimeout):
+            self._circuit.trip(str(exc).strip())
+        elif used is not None and used.broken:
+            try:
+                self._probe()
+            except psycopg.Error as down:
+                self._circuit.trip(str(down).strip() or type(down).__name__)
+        elif not isinstance(exc, PoolClosed):
+            self._drop_broken_connections()
 
     def _drop_broken_connections(self) -> None:
         """After a server restart every idle connection is dead; test them now, so that only this
@@ -255,7 +306,9 @@ class PostgresStore:
             return conn.execute(self._queries[name], params).rowcount
 
     def close(self) -> None:
+        self._circuit.close()
         self._pool.close()
+        self.notifier.close()
 
     def ping(self) -> None:
         self._fetch("ping")
@@ -306,31 +359,51 @@ class PostgresStore:
                 stamped = self._copy(news, texts, actor)
         except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
             raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
-        return [
-            created_task(task_id, created_at.astimezone(UTC), new)
-            for (task_id, created_at), new in zip(stamped, news, strict=True)
+        utc: dict[datetime, datetime] = {}  # a batch shares one time: convert it once
+        created = [
+            created_task(task_id, utc.get(at) or utc.setdefault(at, at.astimezone(UTC)), new)
+            for (task_id, at), new in zip(stamped, news, strict=True)
         ]
+        self.notifier.announce(created_signals(created))
+        return created
 
     def _insert(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
         if len(news) == 1:
             [new], [text] = news, texts
-            one = {"project_id": new.project_id, "task_type": str(new.task_type), "params": text}
-            [row] = self._fetch("postgres.task_insert_one", {**one, "actor": actor})
-            return [(row["id"], row["created_at"])]
-        params = {
+            one = {
+                "project_id": new.project_id,
+                "task_type": str(new.task_type),
+                "params": text,
+                "actor": actor,
+            }
+            with self._connection() as conn:  # tuple rows: the hottest call skips the dict rows
+                row = conn.execute(self._queries["postgres.task_insert_one"], one).fetchone()
+            assert row is not None  # an INSERT ... RETURNING of one row
+            return [(row[0], row[1])]
+        rows = self._fetch("task_insert", self._insert_params(news, texts, actor))
+        return sorted((row["id"], row["created_at"]) for row in rows)  # ids follow the input's order
+
+    @staticmethod
+    def _insert_params(news: Sequence[NewTask], texts: list[str], actor: str) -> dict[str, Any]:
+        """The parameters of ``task_insert``: the batch as arrays, in its order."""
+        return {
             "project_ids": [new.project_id for new in news],
             "task_types": [str(new.task_type) for new in news],
             "params": texts,
             "actor": actor,
         }
-        rows = self._fetch("task_insert", params)
-        return sorted((row["id"], row["created_at"]) for row in rows)  # ids follow the input's order
 
     def _copy(self, news: Sequence[NewTask], texts: list[str], actor: str) -> list[tuple[int, datetime]]:
+        """Three round trips whatever the size: the ids with their events and notifications, the
+        COPY, the commit (binary rows: a thousand ids parse faster than as text)."""
+        types = sorted({str(new.task_type) for new in news})
+        params = {"count": len(news), "actor": actor, "task_types": types}
         with self._connection() as conn, conn.transaction():
-            [block] = _fetch(conn, self._queries["postgres.task_id_block"], {"count": len(news)})
-            ids: list[int] = sorted(block["ids"])
-            now: datetime = block["now"]
+            with conn.cursor(binary=True) as cursor:
+                block = cursor.execute(self._queries["postgres.task_id_block"], params).fetchone()
+            assert block is not None  # an aggregate answers one row
+            ids: list[int] = block[0]
+            now: datetime = block[1]
             stamp = now.isoformat()
             lines = "".join(
                 f"{task_id}\t{new.project_id}\t{new.task_type}\t{_copy_field(text)}\t{stamp}\n"
@@ -338,35 +411,53 @@ class PostgresStore:
             )
             with conn.cursor() as cursor, cursor.copy(self._queries["postgres.task_copy"]) as copy:
                 copy.write(lines)
-            types = sorted({str(new.task_type) for new in news})
-            params = {"ids": ids, "now": now, "actor": actor, "task_types": types}
-            _fetch(conn, self._queries["postgres.task_copied"], params)
         return [(task_id, now) for task_id in ids]
 
-    def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
-        """Hear new tasks and cancels from every process (NOTIFY); answer the function that stops.
+    def task_create_keyed(
+        self, news: Sequence[NewTask], actor: str, key: str, fingerprint: str
+    ) -> list[Task]:
+        """One transaction: take the key (``postgres.idempotency_claim``), insert, record the ids. When
+        the key is held by a fresh record (a concurrent holder is waited for by the primary key), its
+        tasks are answered as they were created, or ``IdempotencyConflict`` for another request."""
+        texts = [params_text(new) for new in news]
+        claim = {"key": key, "fingerprint": fingerprint, "ttl_seconds": float(IDEMPOTENCY_TTL_SECONDS)}
+        try:
+            with self._connection() as conn, conn.transaction():
+                if _fetch(conn, self._queries["postgres.idempotency_claim"], claim):
+                    rows = _fetch(conn, self._queries["task_insert"], self._insert_params(news, texts, actor))
+                    stamped = sorted((row["id"], row["created_at"]) for row in rows)
+                    record = {
+                        "key": key,
+                        "task_ids": [i for i, _ in stamped],
+                        "created_at": stamped[0][1],
+                        "ttl_seconds": claim["ttl_seconds"],
+                    }
+                    conn.execute(self._queries["postgres.idempotency_set_tasks"], record)
+                    held = None
+                else:
+                    [held] = _fetch(conn, self._queries["idempotency_get"], {"key": key})
+        except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
+            raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
+        if held is not None:
+            if held["fingerprint"] != fingerprint:
+                raise IdempotencyConflict(key)
+            at = held["created_at"].astimezone(UTC)
+            return [created_task(i, at, new) for i, new in zip(held["task_ids"], news, strict=True)]
+        at = stamped[0][1].astimezone(UTC)
+        created = [created_task(task_id, at, new) for (task_id, _), new in zip(stamped, news, strict=True)]
+        self.notifier.announce(created_signals(created))
+        return created
 
-        Returns once LISTEN is in place (or after ``timeout`` if the server does not answer: the
-        listener keeps trying), so a caller that polls once afterwards misses nothing in between."""
-        sql = self._queries["postgres.listen"]
-        listener = Listener(self.url, sql, lambda payload: deliver(payload, on_signal), self.where)
-        listener.start()
-        listener.listening.wait(self.timeout)
-        return listener.stop
+    def listen(self, on_signal: Callable[[TaskSignal], None]) -> Callable[[], None]:
+        """``notifier.subscribe``: this store's creates and cancels (in-process, after the commit) and
+        every other store's (NOTIFY); answer the function that stops. Returns once LISTEN is in place
+        (or after ``timeout``: the listener keeps trying)."""
+        return self.notifier.subscribe(on_signal)
 
     def listen_changes(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Hear every statement that grew the event log, from any process (NOTIFY 'taskapi_changes');
         also called on each (re)connect, since changes may have been missed while disconnected."""
-        listener = Listener(
-            self.url,
-            self._queries["postgres.listen_changes"],
-            lambda _payload: on_change(),
-            self.where,
-            on_listening=on_change,
-        )
-        listener.start()
-        listener.listening.wait(self.timeout)
-        return listener.stop
+        return self.notifier.listen_changes(on_change)
 
     def task_get(self, task_id: int) -> Task | None:
         rows = self._fetch("task_get", {"id": task_id})
@@ -388,6 +479,7 @@ class PostgresStore:
 
     def task_cancel(self, task_id: int, actor: str = DEFAULT_ACTOR) -> CancelledTask | None:
         cancelled = _cancelled(self._fetch("task_cancel", {"id": task_id, "actor": actor}))
+        self.notifier.announce(cancel_signals(cancelled))
         return cancelled[0] if cancelled else None
 
     def task_cancel_many(
@@ -403,7 +495,9 @@ class PostgresStore:
             "task_type": None if task_type is None else str(task_type),
             "actor": actor,
         }
-        return _cancelled(self._fetch("task_cancel_many", params))
+        cancelled = _cancelled(self._fetch("task_cancel_many", params))
+        self.notifier.announce(cancel_signals(cancelled))
+        return cancelled
 
     def task_events(self, task_id: int) -> list[TaskEvent]:
         return [_row_to_event(row) for row in self._fetch("task_events", {"id": task_id})]
@@ -442,6 +536,8 @@ class PostgresStore:
         return QueueCounts(active, _utc(oldest), events)
 
     def task_prune(self, older_than_seconds: float, limit: int = PRUNE_BATCH) -> int:
+        """Retention's pass: finished tasks past the age limit, and idempotency keys past their day."""
+        self._execute("idempotency_forget", {})
         params = {"older_than_seconds": older_than_seconds, "limit": limit}
         return prune_in_batches(lambda: int(self._fetch("task_prune", params)[0]["count"]), limit)
 
@@ -486,6 +582,7 @@ class PostgresStore:
         succeeded = [done for done in firsts.values() if done.succeeded]
         failed = [done for done in firsts.values() if not done.succeeded]
         rows: list[Row] = []
+        steps: list[CreatedStep] = []
         with self._connection() as conn, conn.transaction():
             if succeeded:
                 results = [json.dumps(done.result, separators=(",", ":")) for done in succeeded]
@@ -495,7 +592,8 @@ class PostgresStore:
                 # of outcomes over one character would be worse than replacing it.
                 errors = [(done.error_message or "").replace("\x00", "\ufffd") for done in failed]
                 rows += _finish(conn, self._queries["task_fail"], failed, "error_messages", errors)
-            self._chain(conn, [row["id"] for row in rows if row["in_run"]])
+            steps = self._chain(conn, [row["id"] for row in rows if row["in_run"]])
+        self.notifier.announce([TaskSignal("created", s.task_id, task_type=s.task_type) for s in steps])
         won = {(row["id"], row["attempt"]) for row in rows}
         return [
             done.id
@@ -503,15 +601,15 @@ class PostgresStore:
             if firsts[(done.id, done.attempt)] is done and (done.id, done.attempt) in won
         ]
 
-    def _chain(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:
+    def _chain(self, conn: psycopg.Connection[Any], ids: list[int]) -> list[CreatedStep]:
         """In task_finish's transaction: the next step of each run whose step in flight just ended
         (``ids``: the outcomes written whose task's params name a run; none for a task outside any
         run, which so never touches pipeline_runs). The next step's NOTIFY goes with the commit."""
         if not ids:
-            return
+            return []
         rows = _fetch(conn, self._queries["postgres.run_of_finished"], {"ids": ids})
         ended = [FinishedStep(row["run_id"], row["task_id"], row["status"] == "completed") for row in rows]
-        finish_steps(PostgresTx(conn), self._runs, ended, None)
+        return finish_steps(PostgresTx(conn), self._runs, ended, None)
 
     def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
         return len(self._fetch("task_release", {"id": task_id, "attempt": attempt, "reason": reason})) == 1
@@ -538,9 +636,10 @@ class PostgresStore:
         """One transaction; the first step's NOTIFY is delivered with the commit."""
         try:
             with self._connection() as conn, conn.transaction():
-                run, _ = create_run(PostgresTx(conn), self._runs, new, actor, None)
+                run, first = create_run(PostgresTx(conn), self._runs, new, actor, None)
         except psycopg.DataError as exc:  # e.g. "\u0000" in a string: valid JSON, not valid jsonb
             raise ValueError(f"params cannot be stored in PostgreSQL: {exc}") from exc
+        self.notifier.announce([TaskSignal("created", first.task_id, task_type=first.task_type)])
         return run
 
     def run_get(self, run_id: int) -> PipelineRun | None:
@@ -558,7 +657,10 @@ class PostgresStore:
             return _cancelled(tx.fetch(self._queries["task_cancel"], {"id": task_id, "actor": actor}))
 
         with self._connection() as conn, conn.transaction():
-            return cancel_run(PostgresTx(conn), self._runs, run_id, actor, None, cancel)
+            outcome = cancel_run(PostgresTx(conn), self._runs, run_id, actor, None, cancel)
+        if outcome is not None:
+            self.notifier.announce(cancel_signals(outcome.cancelled))
+        return outcome
 
 
 def _fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None = None) -> list[Row]:

@@ -6,6 +6,9 @@
 -- for a row lock), never from the caller's: many hosts share one database and one clock.
 -- Every transition writes its task_events rows in its own statement (a CTE over the moved rows) and
 -- calls pg_notify('taskapi_changes', '') once when it moved something: the change feed wakes at commit.
+-- Payloads on 'taskapi' are the JSON of taskapi/store/codec.py; "origin" is the session setting
+-- taskapi.origin, the token of the store object whose connection wrote (set when the pool connects), so
+-- that store's listeners skip what it already delivered in-process.
 
 -- name: ping
 SELECT 1
@@ -47,7 +50,7 @@ WITH inserted AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted ORDER BY id
 ), announced AS (
-    SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t.task_type)::text))
+    SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t.task_type, 'origin', current_setting('taskapi.origin', true))::text))
     FROM (SELECT DISTINCT task_type FROM inserted) AS t
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '')
@@ -65,7 +68,7 @@ WITH inserted AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted
 ), announced AS (
-    SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', task_type)::text) AS sent
+    SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', task_type, 'origin', current_setting('taskapi.origin', true))::text) AS sent
     FROM inserted
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '')
@@ -130,7 +133,7 @@ WITH target AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
 )
 SELECT id, worker_id, attempt,
-       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id)::text)
+       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id, 'origin', current_setting('taskapi.origin', true))::text)
 FROM cancelled CROSS JOIN changed
 
 -- name: task_cancel_many
@@ -162,7 +165,7 @@ WITH target AS (
     SELECT pg_notify('taskapi_changes', '') WHERE EXISTS (SELECT 1 FROM cancelled)
 )
 SELECT id, worker_id, attempt,
-       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id)::text)
+       pg_notify('taskapi', json_build_object('kind', 'cancelled', 'task_id', id, 'worker_id', worker_id, 'origin', current_setting('taskapi.origin', true))::text)
 FROM cancelled CROSS JOIN changed
 ORDER BY id
 
@@ -171,12 +174,13 @@ ORDER BY id
 LISTEN taskapi
 
 -- name: task_claim
--- Oldest first by id, walking tasks_pending_claim and stopping at LIMIT. SKIP LOCKED: workers on other
--- hosts claiming at the same moment take the next rows instead of waiting for (or sharing) these.
+-- Oldest first, walking the 'pending' range of tasks_status_created backwards and stopping at LIMIT.
+-- SKIP LOCKED: workers on other hosts claiming at the same moment take the next rows instead of
+-- waiting for (or sharing) these.
 WITH picked AS (
     SELECT id FROM tasks
     WHERE status = 'pending' AND task_type = ANY (%(task_types)s::text[])
-    ORDER BY id
+    ORDER BY created_at, id
     LIMIT %(limit)s::bigint
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -420,33 +424,34 @@ SELECT pruned_at, older_than_seconds, ranges FROM task_prunes
 WHERE min_task_id <= %(id)s::bigint AND max_task_id >= %(id)s::bigint
 ORDER BY id
 
+-- name: postgres.set_origin
+-- Run once on each new pooled connection: the origin of the NOTIFY payloads it sends (see the header).
+SELECT set_config('taskapi.origin', %(origin)s::text, false)
+
 -- name: postgres.listen_changes
 LISTEN taskapi_changes
 
 -- name: postgres.task_id_block
--- The bulk path (COPY): ids drawn from the table's own sequence (never reused; ascending in the order
--- drawn), in one array, and the one created_at of the batch.
-SELECT array_agg(nextval(s.sequence)) AS ids, statement_timestamp() AS now
-FROM (SELECT pg_get_serial_sequence('tasks', 'id')::regclass AS sequence) AS s,
-     generate_series(1, %(count)s::int)
+-- The bulk path (COPY), first statement of its transaction: the batch's ids drawn from the table's
+-- own sequence (never reused; in the order drawn, answered sorted), their created events and the
+-- notifications (delivered at the commit, after the COPY that writes the tasks), and the one
+-- created_at of the batch. The events go first so that the ids never travel back to the server.
+WITH drawn AS MATERIALIZED (
+    SELECT nextval((SELECT pg_get_serial_sequence('tasks', 'id'))::regclass) AS id
+    FROM generate_series(1, %(count)s::int)
+), logged AS (
+    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
+    SELECT id, statement_timestamp(), 'created', 0, %(actor)s::text, '' FROM drawn ORDER BY id
+)
+SELECT (SELECT array_agg(id ORDER BY id) FROM drawn) AS ids,
+       statement_timestamp() AS now,
+       (SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t, 'origin', current_setting('taskapi.origin', true))::text))
+        FROM unnest(%(task_types)s::text[]) AS t) AS announced,
+       pg_notify('taskapi_changes', '') AS changed
 
 -- name: postgres.task_copy
 -- COPY writes the given ids into the identity column (as OVERRIDING SYSTEM VALUE would).
 COPY tasks (id, project_id, task_type, params, created_at) FROM STDIN
-
--- name: postgres.task_copied
--- The rest of the bulk path, in the COPY's transaction: the created events and the notifications.
-WITH logged AS (
-    INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
-    SELECT i.id, %(now)s::timestamptz, 'created', 0, %(actor)s::text, ''
-    FROM unnest(%(ids)s::bigint[]) AS i (id)
-    ORDER BY i.id
-    RETURNING task_id
-)
-SELECT (SELECT count(*) FROM logged) AS logged,
-       (SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t)::text))
-        FROM unnest(%(task_types)s::text[]) AS t) AS announced,
-       pg_notify('taskapi_changes', '') AS changed
 
 -- name: task_active_counts
 -- What a metrics scrape reads: the active tasks (few, next to the finished ones) by status and type,
@@ -486,7 +491,7 @@ WITH logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     VALUES (%(task_id)s::bigint, %(created_at)s::timestamptz, 'created', 0, %(actor)s::text, %(detail)s::text)
 )
-SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', %(task_type)s::text)::text),
+SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', %(task_type)s::text, 'origin', current_setting('taskapi.origin', true))::text),
        pg_notify('taskapi_changes', '')
 
 -- name: run_step_linked
@@ -557,3 +562,29 @@ FROM (
 LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
 LEFT JOIN tasks AS t ON t.id = l.task_id
 ORDER BY r.id DESC, l.position
+
+-- name: postgres.idempotency_claim
+-- The first statement of a keyed create's transaction: take the key (new, or past its day and so
+-- forgotten). A row answered: this transaction owns the key and creates the tasks. None: the key is
+-- held by a fresh record; a concurrent owner is waited for (the primary key) until it commits, so
+-- idempotency_get then reads its tasks (or, if it rolled back, this insert takes the key).
+INSERT INTO task_idempotency AS held (key, fingerprint, expires_at)
+VALUES (%(key)s::text, %(fingerprint)s::text, statement_timestamp() + make_interval(secs => %(ttl_seconds)s::float8))
+ON CONFLICT (key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, task_ids = '{}', created_at = NULL, expires_at = EXCLUDED.expires_at
+WHERE held.expires_at <= statement_timestamp()
+RETURNING key
+
+-- name: postgres.idempotency_set_tasks
+-- In the same transaction, after the insert: the tasks the key answers from now on.
+UPDATE task_idempotency
+SET task_ids = %(task_ids)s::bigint[], created_at = %(created_at)s::timestamptz,
+    expires_at = %(created_at)s::timestamptz + make_interval(secs => %(ttl_seconds)s::float8)
+WHERE key = %(key)s::text
+
+-- name: idempotency_get
+SELECT fingerprint, task_ids, created_at, expires_at FROM task_idempotency WHERE key = %(key)s::text
+
+-- name: idempotency_forget
+-- Retention's pass: keys past their day answer nothing any more.
+DELETE FROM task_idempotency WHERE expires_at <= clock_timestamp()

@@ -40,8 +40,8 @@ CREATE INDEX tasks_status_created ON tasks (status, created_at DESC, id DESC);
 CREATE INDEX tasks_type_created ON tasks (task_type, created_at DESC, id DESC);
 CREATE INDEX tasks_created ON tasks (created_at DESC, id DESC);
 
--- Workers. Claim walks the pending rows in id order and stops at LIMIT, however many tasks are done.
-CREATE INDEX tasks_pending_claim ON tasks (id) WHERE status = 'pending';
+-- Workers. Claim walks the 'pending' range of tasks_status_created oldest first and stops at LIMIT,
+-- however many tasks are done.
 -- Rescue (expired leases) and lease_renew (a worker's tasks) look only at running rows. There is no
 -- index on lease_expires_at on purpose: it changes on every progress write and renewal, and indexing
 -- it would turn those into non-HOT updates of all ten indexes; the running rows are few (bounded by
@@ -110,3 +110,15 @@ CREATE TABLE pipeline_run_tasks (
     task_id  BIGINT  NOT NULL,
     PRIMARY KEY (run_id, position)
 );
+
+-- Idempotency keys of creates: for 24 hours a key answers the task(s) its first create made;
+-- the primary key makes concurrent creates with one key wait for the first and then read its tasks.
+CREATE TABLE task_idempotency (
+    key         TEXT        NOT NULL PRIMARY KEY,         -- the Idempotency-Key header, as given
+    fingerprint TEXT        NOT NULL,                     -- hash of the request (kind, projects, types, params)
+    task_ids    BIGINT[]    NOT NULL DEFAULT '{}',        -- the tasks created, in the request's order
+    created_at  TIMESTAMPTZ,                              -- when they were created (a retry answers them so)
+    expires_at  TIMESTAMPTZ NOT NULL                      -- 24 h later: from then on the key is forgotten
+);
+-- Retention forgets expired keys.
+CREATE INDEX task_idempotency_expires ON task_idempotency (expires_at);

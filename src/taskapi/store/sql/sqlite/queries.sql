@@ -340,3 +340,16 @@ FROM (
 LEFT JOIN pipeline_run_tasks AS l ON l.run_id = r.id
 LEFT JOIN tasks AS t ON t.id = l.task_id
 ORDER BY r.id DESC, l.position
+
+-- name: idempotency_get
+-- The key's record, read in the create's write transaction (BEGIN IMMEDIATE: no other writer).
+SELECT fingerprint, task_ids, created_at, expires_at FROM task_idempotency WHERE key = :key
+
+-- name: sqlite.idempotency_put
+-- A new key, or one older than its day (forgotten: replaced), with the tasks its create made.
+INSERT OR REPLACE INTO task_idempotency (key, fingerprint, task_ids, created_at, expires_at)
+VALUES (:key, :fingerprint, :task_ids, :now, :expires_at)
+
+-- name: idempotency_forget
+-- Retention's pass: keys past their day answer nothing any more.
+DELETE FROM task_idempotency WHERE expires_at <= :now

@@ -102,3 +102,14 @@ CREATE TABLE pipeline_run_tasks (
     task_id  INTEGER NOT NULL,
     PRIMARY KEY (run_id, position)
 );
+
+-- Idempotency keys of creates: for 24 hours a key answers the task(s) its first create made.
+CREATE TABLE task_idempotency (
+    key         TEXT NOT NULL PRIMARY KEY,  -- the Idempotency-Key header, as given
+    fingerprint TEXT NOT NULL,              -- hash of the request (kind, projects, types, params)
+    task_ids    TEXT NOT NULL,              -- JSON array of the tasks created, in the request's order
+    created_at  TEXT NOT NULL,              -- when those tasks were created (a retry answers them so)
+    expires_at  TEXT NOT NULL               -- 24 h later: from then on the key is forgotten
+);
+-- Retention forgets expired keys.
+CREATE INDEX task_idempotency_expires ON task_idempotency (expires_at);
