@@ -12,7 +12,6 @@ from tests.client.conftest import Served
 from tests.client.fakes import FORWARD, HANG_UP, Seen, fake_server
 
 pytestmark = pytest.mark.slow
-SERVER_SIDE = pytest.mark.xfail(strict=True, reason="server-side idempotency keys not yet")
 
 
 def lose_the_first_answer(seen: Seen) -> str:
@@ -43,7 +42,6 @@ def test_the_key_is_sent_as_the_idempotency_key_header(server: Served, project: 
     assert keys[3] is None
 
 
-@SERVER_SIDE
 def test_the_same_key_answers_the_same_task(server: Served, service: TaskService, project: int) -> None:
     with TaskClient(server.base_url) as client:
         first = client.create(project, "search", {"query": "q"}, idempotency_key=f"k-{project}")
@@ -52,7 +50,6 @@ def test_the_same_key_answers_the_same_task(server: Served, service: TaskService
     assert [t.id for t in service.list(project_id=project)] == [first.id]
 
 
-@SERVER_SIDE
 def test_the_same_key_answers_the_same_batch(server: Served, service: TaskService, project: int) -> None:
     specs = [(project, "ocr", None), (project, "index", None)]
     with TaskClient(server.base_url) as client:
@@ -62,7 +59,6 @@ def test_the_same_key_answers_the_same_batch(server: Served, service: TaskServic
     assert len(service.list(project_id=project)) == 2
 
 
-@SERVER_SIDE
 def test_a_create_with_retry_whose_answer_was_lost_makes_one_task(
     server: Served, service: TaskService, project: int
 ) -> None:

@@ -426,6 +426,20 @@ def test_params_the_service_refuses_are_refused_by_the_fast_path_as_by_fastapi(t
     same_tables(twins)
 
 
+def test_a_create_with_an_idempotency_key_is_handed_on_and_answered_alike(twins: Pair) -> None:
+    """The route answers keyed creates: the first, its retry (the same bytes), a conflict, a bad key."""
+    body = b'{"project_id": 1, "task_type": "search", "params": {"query": "q"}}'
+    keyed = {**JSON, "Idempotency-Key": "fast-1"}
+    first = same_created(twins, body, by="framework", headers=keyed)
+    assert first[0] == 201
+    assert same_created(twins, body, by="framework", headers=keyed) == first
+    other = b'{"project_id": 2, "task_type": "search", "params": {"query": "q"}}'
+    assert same_created(twins, other, by="framework", headers=keyed)[0] == 409
+    bad = {**JSON, "Idempotency-Key": "x" * 201}
+    assert same_created(twins, body, by="framework", headers=bad)[0] == 400
+    same_tables(twins)
+
+
 @pytest.mark.parametrize(("task_id", "status"), [(1, 200), (2, 200), (3, 400), (99, 404)])
 def test_a_cancel_is_answered_by_the_fast_path_as_fastapi_answers_it(
     twins: Pair, task_id: int, status: int

@@ -14,11 +14,11 @@ from tests.helpers.server import DETAIL_FIELDS, LIST_FIELDS, TASKS, in_process_a
 
 ROUTES = {
     ("get", TASKS): {"200", "400", "500", "503"},
-    ("post", TASKS): {"201", "400", "413", "500", "503"},
+    ("post", TASKS): {"201", "400", "409", "413", "500", "503", "507"},
     ("get", f"{TASKS}/{{id}}"): {"200", "400", "404", "500", "503"},
-    ("post", f"{TASKS}/{{id}}/cancel"): {"200", "400", "404", "500", "503"},
-    ("post", f"{TASKS}/batch"): {"201", "400", "413", "500", "503"},
-    ("post", f"{TASKS}/cancel"): {"200", "400", "413", "500", "503"},
+    ("post", f"{TASKS}/{{id}}/cancel"): {"200", "400", "404", "500", "503", "507"},
+    ("post", f"{TASKS}/batch"): {"201", "400", "409", "413", "500", "503", "507"},
+    ("post", f"{TASKS}/cancel"): {"200", "400", "413", "500", "503", "507"},
     ("get", f"{TASKS}/{{id}}/events"): {"200", "400", "404", "500", "503"},
 }
 SUCCESS_SCHEMAS = {

@@ -18,7 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from taskapi.api.schemas import MAX_PARAMS_DEPTH, ErrorData, ErrorDetail, ErrorResponse
-from taskapi.domain import InvalidInput, StoreUnavailable, TaskNotCancellable, TaskNotFound
+from taskapi.domain import (
+    IDEMPOTENCY_HEADER,
+    IdempotencyConflict,
+    InvalidInput,
+    StoreFull,
+    StoreUnavailable,
+    TaskNotCancellable,
+    TaskNotFound,
+)
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
@@ -89,9 +97,15 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)
     in_body = request.method == "POST" and exc.field.split(".", 1)[0] in _BODY_FIELDS
-    location = "body" if in_body else "query"
+    location = "header" if exc.field == IDEMPOTENCY_HEADER else "body" if in_body else "query"
     detail = ErrorDetail(location=location, field=exc.field, message=exc.detail)
     return error_response(400, f"Invalid request: {exc}", [detail])
+
+
+async def on_idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IdempotencyConflict)
+    detail = ErrorDetail(location="header", field=exc.field, message=exc.detail)
+    return error_response(409, f"Conflict: {exc}", [detail])
 
 
 async def on_not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -100,6 +114,14 @@ async def on_not_found(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_not_cancellable(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, str(exc))
+
+
+async def on_store_full(request: Request, exc: Exception) -> JSONResponse:
+    log.error("store full: %s", exc)
+    message = (
+        "The task store is full (its disk has no space left): nothing was written; retry once space is freed"
+    )
+    return error_response(507, message, headers={"Retry-After": "60"})
 
 
 async def on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -156,9 +178,11 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 DOMAIN_HANDLERS: dict[type[Exception], Handler] = {
+    IdempotencyConflict: on_idempotency_conflict,
     InvalidInput: on_invalid_input,
     TaskNotFound: on_not_found,
     TaskNotCancellable: on_not_cancellable,
+    StoreFull: on_store_full,
     StoreUnavailable: on_store_unavailable,
 }
 """The answers to the service's errors, for the routes and for the fast path (``taskapi.api.fast``)."""

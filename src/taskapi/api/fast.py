@@ -47,7 +47,7 @@ from taskapi.api.encoding import (
 )
 from taskapi.api.errors import domain_handler
 from taskapi.api.schemas import CreateTaskRequest, ListFilters
-from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, InvalidInput
+from taskapi.domain import DEFAULT_LIST_LIMIT, IDEMPOTENCY_HEADER, MAX_ID, InvalidInput
 from taskapi.service import TaskService
 
 __all__ = ["THREADS", "HotRoutes"]
@@ -67,6 +67,7 @@ _FILTERS = TypeAdapter(ListFilters)
 _FILTER_NAMES = tuple(ListFilters.__annotations__)
 _JSON_TYPES = (JSON_TYPE.encode(), f"{JSON_TYPE}; charset=utf-8".encode())
 _JSON_HEADER = (b"content-type", JSON_TYPE.encode())
+_KEY_HEADER = IDEMPOTENCY_HEADER.lower().encode()
 
 
 class HotRoutes:
@@ -150,7 +151,8 @@ class HotRoutes:
         await _answer(send, 200, detail_body(200, "success", task))
 
     async def _create(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _header(scope, b"content-type") not in _JSON_TYPES:
+        # A create with an idempotency key is rare (a retrying client): the route answers it.
+        if _header(scope, b"content-type") not in _JSON_TYPES or _header(scope, _KEY_HEADER) is not None:
             await self.app(scope, receive, send)
             return
         body = await _body(receive)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool as in_thread
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -30,7 +30,7 @@ from taskapi.api.schemas import (
     TaskSchema,
     TimeFilter,
 )
-from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_ID, TaskStatus, TaskType
+from taskapi.domain import DEFAULT_LIST_LIMIT, IDEMPOTENCY_HEADER, MAX_ID, TaskStatus, TaskType
 
 
 class TaskIdSegment(Convertor[str]):
@@ -56,14 +56,27 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meanings = {
         400: "Invalid input, or the task cannot be cancelled",
         404: "Task not found (or deleted by retention: the message says when)",
+        409: "The Idempotency-Key was used within 24 hours for a different create",
         413: "Request body over the size limit",
         500: "Unexpected error (details are in the server log)",
         503: "Task store unavailable; retry shortly",
+        507: "The task store's disk is full: nothing was written; retry once space is freed",
     }
     return {code: {"model": ErrorResponse, "description": meanings[code]} for code in codes}
 
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="Task ID", alias="id")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        description=(
+            "1 to 200 printable ASCII characters. Within 24 hours, a create with the same key and the"
+            " same body answers the first create's tasks again (the same 201, nothing created); with a"
+            " different body, 409. Lets a client retry a create whose answer it lost (extension)."
+        ),
+    ),
+]
 
 
 def actor_of(request: Request) -> str:
@@ -123,13 +136,19 @@ async def list_tasks(
     summary="Create a task",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiResponse[TaskDetailSchema],
-    responses=_errors(400, 413, 500, 503),
+    responses=_errors(400, 409, 413, 500, 503, 507),
 )
 async def create_task(
-    service: ServiceDep, request: Request, body: CreateTaskRequest
+    service: ServiceDep, request: Request, body: CreateTaskRequest, idempotency_key: IdempotencyKey = None
 ) -> ApiResponse[TaskDetailSchema]:
-    actor = actor_of(request)
-    task = await in_thread(service.create, body.project_id, body.task_type, body.params, actor=actor)
+    task = await in_thread(
+        service.create,
+        body.project_id,
+        body.task_type,
+        body.params,
+        actor=actor_of(request),
+        idempotency_key=idempotency_key,
+    )
     return ApiResponse(code=201, message="Task created", data=TaskDetailSchema.of(task))
 
 
@@ -138,16 +157,18 @@ async def create_task(
     summary="Create up to 10,000 tasks at once",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiResponse[BatchCreatedSchema],
-    responses=_errors(400, 413, 500, 503),
+    responses=_errors(400, 409, 413, 500, 503, 507),
 )
 async def create_tasks(
-    service: ServiceDep, request: Request, body: BatchCreateRequest
+    service: ServiceDep, request: Request, body: BatchCreateRequest, idempotency_key: IdempotencyKey = None
 ) -> ApiResponse[BatchCreatedSchema]:
     """All of them in one transaction, or none: an invalid item answers 400 naming its index
     (`tasks.3.task_type`) and creates nothing. `ids` follow the order of `tasks`. The body size limit
     applies to the whole batch."""
     specs = [(item.project_id, item.task_type, item.params) for item in body.tasks]
-    tasks = await in_thread(service.create_many, specs, actor=actor_of(request))
+    tasks = await in_thread(
+        service.create_many, specs, actor=actor_of(request), idempotency_key=idempotency_key
+    )
     data = BatchCreatedSchema(count=len(tasks), ids=[task.id for task in tasks])
     return ApiResponse(code=201, message=f"{len(tasks)} tasks created", data=data)
 
@@ -156,7 +177,7 @@ async def create_tasks(
     "/cancel",
     summary="Cancel every pending or running task of a project",
     response_model=ApiResponse[BulkCancelledSchema],
-    responses=_errors(400, 413, 500, 503),
+    responses=_errors(400, 413, 500, 503, 507),
 )
 async def cancel_tasks(
     service: ServiceDep, request: Request, body: BulkCancelRequest
@@ -190,7 +211,7 @@ async def get_task(service: ServiceDep, task_id: TaskId) -> ApiResponse[TaskDeta
     "/{id:task_id}/cancel",
     summary="Cancel a pending or running task",
     response_model=ApiResponse[None],
-    responses=_errors(400, 404, 500, 503),
+    responses=_errors(400, 404, 500, 503, 507),
 )
 async def cancel_task(service: ServiceDep, request: Request, task_id: TaskId) -> ApiResponse[None]:
     """The task is `cancelled` when this answers; a worker running it is told to stop."""

@@ -20,17 +20,23 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic reads a TypedDict of typing only on 3.12+
 
-from taskapi.domain import MAX_ID, MAX_LIST_LIMIT, EventKind, Task, TaskEvent, TaskStatus, TaskType
+from taskapi.domain import (
+    MAX_ID,
+    MAX_LIST_LIMIT,
+    EventKind,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    TaskType,
+    params_problem,
+)
+
+# The params rule moved to the domain (every door applies it); re-exported for the API's messages.
+from taskapi.domain import MAX_PARAMS_DEPTH as MAX_PARAMS_DEPTH
 from taskapi.store.base import ListedTask
 
 T = TypeVar("T")
 
-MAX_PARAMS_DEPTH = 64
-"""How deep a task's params may nest, in objects and arrays (the params object is the first level):
-far beyond what a task needs, and shallow enough that nothing that reads them back (a client's JSON
-parser, a store's JSON functions) recurses into its own limit."""
-INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
-"""The integers params may hold: what fits in 64 bits, which every JSON reader of them keeps exact."""
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 """A cursor's form, URL-safe base64 without padding (what ``X-Next-Cursor`` gives)."""
 CURSOR_FORM = re.compile(CURSOR_PATTERN)
@@ -161,49 +167,16 @@ BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID, examples=[1]), BeforeValida
 """An id in a JSON body (``project_id``): an integer from 1 to 2^63-1, as the document says."""
 
 
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` is Unicode text UTF-8 can carry: not a lone UTF-16 surrogate, which JSON's
-    ``\\ud800`` escape can spell but no store or answer can hold."""
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _refused(kind: str, rule: str, path: tuple[object, ...], found: str) -> PydanticCustomError:
-    """The error naming where in params the rule is broken (the first steps of a long path)."""
-    where = ".".join(str(part) for part in ("params", *path[:4])) + ("…" if len(path) > 4 else "")
-    return PydanticCustomError(
-        kind, "{rule}; {where} {found}", {"rule": rule, "where": where, "found": found}
-    )
-
-
 def _storable(params: dict[str, Any]) -> dict[str, Any]:
-    """Params every store keeps and every answer can carry back: nested at most ``MAX_PARAMS_DEPTH``
-    levels, integers within 64 bits, text that is Unicode. Walked with a stack: a deep value must not
-    exhaust the interpreter's recursion on the way in."""
-    stack: list[tuple[object, tuple[object, ...], int]] = [(params, (), 1)]
-    while stack:
-        value, path, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_PARAMS_DEPTH:
-                rule = f"must not nest deeper than {MAX_PARAMS_DEPTH} levels of objects and arrays"
-                raise _refused("params_too_deep", rule, path, "goes deeper")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(key, str) and not _is_unicode(key):
-                    raise _refused(
-                        "params_text", "must hold Unicode text", path, "has a key with a lone surrogate"
-                    )
-                stack.append((item, (*path, key), depth + 1))
-        elif isinstance(value, str) and not _is_unicode(value):
-            raise _refused("params_text", "must hold Unicode text", path, "has a lone surrogate")
-        elif isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
-            rule = f"must hold integers that fit in 64 bits ({INT64_MIN} to {UINT64_MAX})"
-            raise _refused("params_int_range", rule, path, f"needs {value.bit_length() + 1} bits")
+    """Params every store keeps and every answer can carry back: the domain's rule (``check_params``
+    applies it at every other door), as a validation error naming where it is broken."""
+    problem = params_problem(params)
+    if problem is not None:
+        raise PydanticCustomError(
+            problem.kind,
+            "{rule}; {where} {found}",
+            {"rule": problem.rule, "where": problem.where, "found": problem.found},
+        )
     return params
 
 
