@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from taskapi.api import DEFAULT_MAX_BODY_BYTES
-from taskapi.domain import NewTask, Task, TaskQuery
-from taskapi.store.base import ListedTask
+from taskapi.domain import ListedTask, NewTask, Task, TaskQuery
 from taskapi.store.sqlite import SQLiteStore
 from tests.helpers.server import TASKS, InProcessApi, body_of_size, envelope, error_fields, in_process_api
 

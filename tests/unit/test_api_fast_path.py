@@ -28,8 +28,7 @@ from taskapi.api.auth import load_tokens
 from taskapi.api.encoding import list_body
 from taskapi.api.fast import HotRoutes
 from taskapi.api.schemas import TaskSchema
-from taskapi.domain import MAX_ID, Task, TaskQuery, TaskStatus
-from taskapi.store.base import ListedTask
+from taskapi.domain import MAX_ID, ListedTask, Task, TaskQuery, TaskStatus
 from taskapi.store.sqlite import SQLiteStore
 from tests.helpers.server import TASKS, InProcessApi, complete, envelope, fail, insert_rows, start
 

@@ -19,9 +19,8 @@ from pydantic import TypeAdapter
 from starlette.datastructures import URL
 
 from taskapi.api.schemas import CURSOR_FORM, ApiResponse, TaskDetailSchema, TaskSchema
-from taskapi.domain import Cursor, InvalidInput, Task, TaskType, decode_cursor, encode_cursor
+from taskapi.domain import Cursor, InvalidInput, ListedTask, Task, TaskType, decode_cursor, encode_cursor
 from taskapi.service import next_cursor
-from taskapi.store.base import ListedTask
 
 __all__ = [
     "CANCELLED",

@@ -24,6 +24,7 @@ from taskapi.domain import (
     MAX_ID,
     MAX_LIST_LIMIT,
     EventKind,
+    ListedTask,
     Task,
     TaskEvent,
     TaskStatus,
@@ -33,7 +34,6 @@ from taskapi.domain import (
 
 # The params rule moved to the domain (every door applies it); re-exported for the API's messages.
 from taskapi.domain import MAX_PARAMS_DEPTH as MAX_PARAMS_DEPTH
-from taskapi.store.base import ListedTask
 
 T = TypeVar("T")
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from taskapi.domain import Task
-from taskapi.store.base import ListedTask
+from taskapi.domain import ListedTask, Task
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taskapi.cli.exits import EXIT_USAGE, fail
-from taskapi.domain import InvalidInput, Task, TaskEvent, TaskStatus, decode_cursor
-from taskapi.store.base import ListedTask
+from taskapi.domain import InvalidInput, ListedTask, Task, TaskEvent, TaskStatus, decode_cursor
 
 STATUS_STYLES = {
     TaskStatus.PENDING: "yellow",

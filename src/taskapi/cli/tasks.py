@@ -26,11 +26,11 @@ from taskapi.domain import (
     CANCELLABLE_STATUSES,
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
+    ListedTask,
     TaskNotFound,
     TaskStatus,
     TaskType,
 )
-from taskapi.store.base import ListedTask
 
 Fetch = Callable[[], Sequence[dict[str, Any]]]
 """A live list's reading: its rows, as ``--json`` would print them."""

@@ -36,8 +36,7 @@ from rich.progress import Task as ProgressTask
 from rich.text import Text
 
 from taskapi.cli.reading import TaskReader
-from taskapi.domain import FINAL_STATUSES, MAX_LIST_LIMIT, Task, TaskStatus
-from taskapi.store.base import ListedTask
+from taskapi.domain import FINAL_STATUSES, MAX_LIST_LIMIT, ListedTask, Task, TaskStatus
 
 if TYPE_CHECKING:
     from taskapi.client import TaskChange

@@ -24,6 +24,7 @@ from taskapi.domain import (
     DEFAULT_LIST_LIMIT,
     Cursor,
     InvalidInput,
+    ListedTask,
     Task,
     TaskEvent,
     TaskNotCancellable,
@@ -33,7 +34,7 @@ from taskapi.domain import (
     encode_cursor,
 )
 from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
-from taskapi.store.base import ListedTask, PipelineRun
+from taskapi.store.base import PipelineRun
 
 T = TypeVar("T")
 Decoder = Callable[[Any, httpx.Headers], T]

@@ -19,11 +19,11 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from taskapi.client._errors import ProtocolError
-from taskapi.domain import EventKind, Task, TaskEvent, TaskStatus
+from taskapi.domain import EventKind, ListedTask, Task, TaskEvent, TaskStatus
 from taskapi.papers.records import Paper, PaperFile
 from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
 from taskapi.papers.texts import PageText
-from taskapi.store.base import ListedTask, PipelineRun, RunStatus, RunStep
+from taskapi.store.base import PipelineRun, RunStatus, RunStep
 
 T = TypeVar("T")
 Json = dict[str, Any]

@@ -23,9 +23,9 @@ from taskapi.client._decode import ImportedPapers, Page, TaskChange
 from taskapi.client._errors import ClientError, WaitTimeout, may_have_arrived, transport_error
 from taskapi.client._retry import RetryPolicy
 from taskapi.client._sse import StreamEnded, StreamState, transient
-from taskapi.domain import DEFAULT_LIST_LIMIT, Cursor, Task, TaskEvent, TaskStatus, check_id
+from taskapi.domain import DEFAULT_LIST_LIMIT, Cursor, ListedTask, Task, TaskEvent, TaskStatus, check_id
 from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
-from taskapi.store.base import ListedTask, PipelineRun
+from taskapi.store.base import PipelineRun
 
 T = TypeVar("T")
 # Aliases for annotations inside the class, where ``list`` names a method.
