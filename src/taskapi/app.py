@@ -35,7 +35,6 @@ from taskapi.papers.service import PaperService
 from taskapi.service import TaskService
 from taskapi.serving import supervise
 from taskapi.settings import Settings
-from taskapi.signals import Signals
 from taskapi.store import Store
 from taskapi.wiring import (
     open_migrated_store,
@@ -109,7 +108,7 @@ def check_binding(settings: Settings, tokens: AccessTokens) -> None:
         )
 
 
-def build_worker(settings: Settings, store: Store, signals: Signals | None = None) -> Worker:
+def build_worker(settings: Settings, store: Store) -> Worker:
     """A worker with the built-in handlers overridden by the configured handler modules."""
     handlers = load_handlers(settings.handlers, builtin=settings.builtin_handlers)
     modules = handler_modules(settings.handlers, builtin=settings.builtin_handlers)
@@ -118,7 +117,6 @@ def build_worker(settings: Settings, store: Store, signals: Signals | None = Non
         handlers,
         modules=modules,
         options=worker_options(settings),
-        signals=signals,
         resources=pipeline_resources(settings),
     )
 
@@ -143,14 +141,14 @@ class EmbeddedWorker:
         self._thread.join(timeout=options.shutdown_timeout + options.cancel_grace + 10)
 
 
-def _embedded_worker(settings: Settings, store: Store, signals: Signals) -> EmbeddedWorker | None:
+def _embedded_worker(settings: Settings, store: Store) -> EmbeddedWorker | None:
     """The worker ``serve`` embeds, unless told not to, or given no handlers (then it warns)."""
     if not settings.run_worker:
         return None
     if not load_handlers(settings.handlers, builtin=settings.builtin_handlers):
         log.warning("no handlers (builtin off, no --handlers): serving without a worker")
         return None
-    return EmbeddedWorker(build_worker(settings, store, signals))
+    return EmbeddedWorker(build_worker(settings, store))
 
 
 def build_server_app(
@@ -186,7 +184,7 @@ def build_server_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        embedded = _embedded_worker(settings, store, service.signals) if maintenance else None
+        embedded = _embedded_worker(settings, store) if maintenance else None
         duties: list[asyncio.Task[None]] = []
         if mirror is not None:
             duties.append(asyncio.create_task(_mirror_every(MIRROR_INTERVAL, mirror)))

@@ -336,6 +336,11 @@ class StoreUnavailable(Exception):
     """The database cannot be reached right now; callers may retry later."""
 
 
+class StoreConflict(StoreUnavailable):
+    """The database aborted this transaction to resolve a conflict with another (a deadlock, a
+    serialization failure): nothing was written, and running the same call again is the remedy."""
+
+
 class StoreFull(StoreUnavailable):
     """The database's disk is full: nothing was written; writes work again once space is freed."""
 

@@ -37,7 +37,6 @@ from taskapi.service import (
     check_actor,
     check_params,
 )
-from taskapi.signals import Signals
 from taskapi.store import Store
 from taskapi.store.base import DEFAULT_ACTOR, NewRun, PipelineRun, PlannedStep, RunStatus
 
@@ -186,23 +185,20 @@ class RunService:
     task service's, so runs and tasks agree).
 
     The store announces a run's first task and a run's cancel after the commit, as it does a task's
-    create and cancel (``store.notify``): workers here and elsewhere hear them from there. ``signals``
-    is kept for callers that read it (``RunService.of`` passes the task service's)."""
+    create and cancel (``store.notify``): workers here and elsewhere hear them from there."""
 
     def __init__(
         self,
         store: Store,
-        signals: Signals | None = None,
         validators: Mapping[str, ParamsValidator] | None = None,
     ) -> None:
         self.store = store
-        self.signals = signals or Signals()
         self.validators: Mapping[str, ParamsValidator] = validators or {}
 
     @classmethod
     def of(cls, tasks: TaskService) -> RunService:
-        """The runs of the store ``tasks`` uses, with its signals and params validators."""
-        return cls(tasks.store, tasks.signals, tasks.validators)
+        """The runs of the store ``tasks`` uses, with its params validators."""
+        return cls(tasks.store, tasks.validators)
 
     def start(
         self,

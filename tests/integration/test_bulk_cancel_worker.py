@@ -22,7 +22,7 @@ def test_bulk_cancel_stops_the_handlers_of_an_embedded_worker(tmp_path: Path) ->
     store.migrate()
     try:
         service = TaskService(store)
-        _stop_by_bulk_cancel(service, make_worker(store, signals=service.signals), tmp_path)
+        _stop_by_bulk_cancel(service, make_worker(store), tmp_path)
     finally:
         store.close()
 

@@ -236,6 +236,7 @@ WORKER_QUERIES = [
     "task_set_progress",
     "task_complete",
     "task_fail",
+    "postgres.task_finish_lock",
     "task_release",
     "lease_renew",
     "task_rescue",

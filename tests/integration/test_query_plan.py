@@ -33,6 +33,7 @@ COMBINATIONS = [names for size in range(len(FILTERS) + 1) for names in itertools
 SAMPLE_PARAMS: dict[str, Any] = {
     "id": 1,
     "ids": "[1, 2]",
+    "held": "[[1, 1], [2, 1]]",
     "attempt": 1,
     "worker_id": "worker-1",
     "task_types": json.dumps([t.value for t in TaskType]),

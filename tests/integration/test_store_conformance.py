@@ -500,13 +500,27 @@ def test_lease_renew_extends_only_this_workers_running_tasks(store: Store) -> No
     mine = claim(store, worker="mine", limit=3, lease_seconds=5)
     [theirs] = claim(store, worker="theirs", lease_seconds=5)
     store.task_cancel(mine[2].id)
-    assert store.lease_renew("mine", 600) == 2
+    held = [(task.id, task.attempt) for task in mine]
+    assert store.lease_renew("mine", [*held, (theirs.id, theirs.attempt)], 600) == 2
     for task in mine[:2]:
         renewed = get(store, task.id).lease_expires_at
         assert renewed is not None and task.lease_expires_at is not None
         assert renewed > task.lease_expires_at + timedelta(seconds=500)
     assert get(store, theirs.id).lease_expires_at == theirs.lease_expires_at
-    assert store.lease_renew("nobody", 600) == 0
+    assert store.lease_renew("nobody", held, 600) == 0
+    assert store.lease_renew("mine", [], 600) == 0
+
+
+def test_lease_renew_skips_a_row_of_this_worker_whose_attempt_it_does_not_hold(store: Store) -> None:
+    """The worker lost track of a task (or holds an older attempt of it): renewing what it holds
+    leaves that row's lease to expire, and the rescuer hands the task back."""
+    kept, forgotten = store.task_create(new()), store.task_create(new())
+    claim_expired(store, worker="w", limit=2)
+    stale = [(kept.id, 1), (forgotten.id, 2)]  # attempt 2 of ``forgotten`` was never claimed
+    assert store.lease_renew("w", stale, 600) == 1
+    assert get(store, forgotten.id).lease_expires_at is not None
+    assert [(r.id, r.status) for r in store.task_rescue()] == [(forgotten.id, TaskStatus.PENDING)]
+    assert get(store, kept.id).status is TaskStatus.RUNNING
 
 
 def test_rescue_leaves_live_leases_alone(store: Store) -> None:

@@ -139,7 +139,7 @@ def test_progress_and_lease_renewals_are_not_events(store: Store) -> None:
     task = store.task_create(new())
     [running] = claim(store, worker="w")
     store.task_set_progress([ProgressWrite(task.id, running.attempt, 1, 9)], lease_seconds=30)
-    store.lease_renew("w", 30)
+    assert store.lease_renew("w", [(task.id, running.attempt)], 30) == 1
     assert kinds(store, task.id) == [K.CREATED, K.CLAIMED]
 
 

@@ -90,7 +90,8 @@ def store(worker_dialect: str, request: pytest.FixtureRequest) -> Iterator[Store
 
 @pytest.fixture
 def service(store: Store) -> TaskService:
-    """The service on ``store``; its ``signals`` reach a worker given them (the in-process path)."""
+    """The service on ``store``: a worker on the same store object hears its creates and cancels at
+    once (the in-process path of the store's notifier)."""
     return TaskService(store)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from taskapi.domain import Task
-from taskapi.signals import Signals
 from taskapi.store.base import Store
 from taskapi.worker import Worker, WorkerOptions, load_handlers
 from tests.conftest import wait_until as shared_wait_until
@@ -49,7 +48,6 @@ def make_worker(
     modules: tuple[str, ...] = (BASIC,),
     *,
     types: set[str] | None = None,
-    signals: Signals | None = None,
     worker_id: str | None = None,
     **options: Any,
 ) -> Worker:
@@ -62,7 +60,6 @@ def make_worker(
         handlers,
         modules=list(modules),
         options=fast_options(**options),
-        signals=signals,
         worker_id=worker_id,
     )
 

@@ -51,10 +51,10 @@ class HeldStore:
         self._hold({(c.id, c.attempt) for c in completions})
         return self._store.task_finish(completions)
 
-    def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
+    def lease_renew(self, worker_id: str, held: Sequence[tuple[int, int]], lease_seconds: float) -> int:
         if self.out.is_set():
             raise StoreUnavailable("the test's outage")
-        return self._store.lease_renew(worker_id, lease_seconds)
+        return self._store.lease_renew(worker_id, held, lease_seconds)
 
 
 def _claim_attempt_2_while_attempt_1_writes(store: HeldStore, marks: Path) -> None:
@@ -75,7 +75,7 @@ def test_a_refused_progress_write_of_attempt_1_stops_attempt_1_not_attempt_2(
 ) -> None:
     task = service.create(1, "search", {"dir": str(marks), "progress": True})
     held = HeldStore(store, task.id)
-    worker = make_worker(cast(Store, held), (MODULE,), lease_seconds=0.3, signals=service.signals)
+    worker = make_worker(cast(Store, held), (MODULE,), lease_seconds=0.3)
     with running(worker):
         _claim_attempt_2_while_attempt_1_writes(held, marks)
         wait_marker(marks, task.id, "stopped", attempt=1)  # attempt 1's refusal stopped it
@@ -92,7 +92,7 @@ def test_a_refused_outcome_of_attempt_1_leaves_attempt_2_held_and_cancellable(
     task = service.create(1, "search", {"dir": str(marks)})
     marker(marks, task.id, "go", attempt=1).touch()  # attempt 1 returns at once; its outcome waits
     held = HeldStore(store, task.id)
-    worker = make_worker(cast(Store, held), (MODULE,), lease_seconds=0.3, signals=service.signals)
+    worker = make_worker(cast(Store, held), (MODULE,), lease_seconds=0.3)
     with running(worker):
         _claim_attempt_2_while_attempt_1_writes(held, marks)
         wait_until(lambda: worker.stats.dropped_writes == 1, what="attempt 1's outcome to be refused")

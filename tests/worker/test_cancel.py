@@ -61,7 +61,7 @@ def test_cancel_racing_a_claiming_worker_never_lets_a_cancelled_pending_task_sta
 ) -> None:
     rng = random.Random(3)
     ids = []
-    with running(make_worker(store, signals=service.signals, concurrency=8, poll_interval=0.005)) as worker:
+    with running(make_worker(store, concurrency=8, poll_interval=0.005)) as worker:
         for _ in range(200):
             task = service.create(1, "search", {"mode": "loop", "dir": str(marks)})
             for _ in range(rng.randint(0, 20_000)):  # a random head start for the worker's claim
@@ -104,7 +104,7 @@ def test_a_running_task_stops_within_100_ms_p95_of_an_in_process_cancel(
     task_type: str, name: str, service: TaskService, store: SQLiteStore, marks: Path
 ) -> None:
     samples = []
-    with running(make_worker(store, signals=service.signals)) as worker:
+    with running(make_worker(store)) as worker:
         for _ in range(IN_PROCESS_RUNS):
             task = service.create(1, task_type, {"mode": "loop", "dir": str(marks)})
             samples.append(_cancel_and_time(service, store, worker, marks, task.id))
@@ -160,7 +160,7 @@ def test_a_sync_handler_asleep_in_a_system_call_is_interrupted_at_once_not_kille
     service: TaskService, store: SQLiteStore, marks: Path
 ) -> None:
     """It never looks at its context: the interrupt raises TaskCancelled inside its sleep."""
-    with running(make_worker(store, signals=service.signals, cancel_grace=5.0)) as worker:
+    with running(make_worker(store, cancel_grace=5.0)) as worker:
         samples = []
         pids = []
         for _ in range(5):
@@ -178,7 +178,7 @@ def test_a_sync_handler_asleep_in_a_system_call_is_interrupted_at_once_not_kille
 def test_a_stubborn_sync_handler_is_killed_after_the_grace_period_and_the_worker_carries_on(
     service: TaskService, store: SQLiteStore, marks: Path
 ) -> None:
-    with running(make_worker(store, signals=service.signals, cancel_grace=0.5)) as worker:
+    with running(make_worker(store, cancel_grace=0.5)) as worker:
         samples = [_kill_one_stubborn(service, store, worker, marks, run) for run in range(3)]
         stats = worker.stats
     report("hard kill of a stubborn sync handler (cancel_grace 0.5 s), cancel to process gone", samples)
@@ -192,7 +192,7 @@ def test_what_a_handler_returns_or_reports_after_a_cancel_is_dropped_and_never_r
     task_type: str, service: TaskService, store: SQLiteStore, marks: Path
 ) -> None:
     task = service.create(1, task_type, {"mode": "ignore", "dir": str(marks)})
-    with running(make_worker(store, signals=service.signals)) as worker:
+    with running(make_worker(store)) as worker:
         wait_until(lambda: marker(marks, task.id, "started").exists(), what="the start")
         service.cancel(task.id)
         wait_until(lambda: marker(marks, task.id, "done").exists(), what="the handler to return anyway")

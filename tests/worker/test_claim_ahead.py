@@ -73,7 +73,7 @@ def test_a_cancelled_held_task_never_starts(
     service: TaskService, store: Store, tmp_path: Path, marks: Path
 ) -> None:
     gate = tmp_path / "gate"
-    worker = make_worker(store, concurrency=2, signals=service.signals)
+    worker = make_worker(store, concurrency=2)
     with running(worker):
         _warm_up(service, store, worker)
         blockers = service.create_many([(1, "search", {"mode": "gate", "gate": str(gate)})] * 2)

@@ -25,7 +25,7 @@ def test_a_thousand_cancel_versus_complete_races_end_in_exactly_one_final_state(
     accepted: list[int] = []
     refused: list[int] = []
 
-    worker = make_worker(store, signals=service.signals, concurrency=20)
+    worker = make_worker(store, concurrency=20)
 
     def cancel_at_random() -> None:
         """Cancel half the tasks, each when the worker's claims are near it: ahead of, at or past it."""

@@ -23,7 +23,7 @@ def test_a_task_shows_running_with_live_progress_then_completed_with_its_result(
 ) -> None:
     gate = tmp_path / "gate"
     task = service.create(1, task_type, {"mode": "gate", "gate": str(gate), "dir": str(marks)})
-    with running(make_worker(store, signals=service.signals)):
+    with running(make_worker(store)):
         live = wait_task(store, task.id, lambda t: t.progress == 1, what="running with progress 1/3")
         assert live.status is TaskStatus.RUNNING
         assert live.started_at is not None and live.completed_at is None

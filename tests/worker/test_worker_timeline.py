@@ -54,7 +54,7 @@ def test_a_cancelled_stubborn_handler_shows_who_cancelled_and_that_it_was_killed
     service: TaskService, store: Store, marks: Path
 ) -> None:
     task = service.create(1, "crawl", {"mode": "stubborn", "dir": str(marks)})
-    worker = make_worker(store, signals=service.signals, cancel_grace=0.2)
+    worker = make_worker(store, cancel_grace=0.2)
     with running(worker):
         wait_marker(marks, task.id, "started")
         service.cancel(task.id, actor="operate token 3f9a1c")

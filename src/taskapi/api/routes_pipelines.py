@@ -4,7 +4,7 @@ newest runs (an extension, for the dashboard).
 They follow the task routes: async with one thread hop per service call, the envelope, 400 naming the
 field (``steps.2``, ``query``, ``params.crawl.max_papers``; never 422), 404 in the envelope, ``read`` to
 show and ``operate`` to start or cancel (the access control decides by method). Each route builds a
-``RunService`` over the app's ``TaskService`` (its store, signals and params validators).
+``RunService`` over the app's ``TaskService`` (its store and params validators).
 
 The app's error handlers know the task routes' bodies; ``PipelineRoute`` answers this router's bad
 input itself, so that a message names the pipeline's own fields and says they are in the body.

@@ -416,8 +416,11 @@ class Store(Protocol):
         ``reason`` is the detail of its ``released`` event."""
         ...
 
-    def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
-        """Extend the lease of every task this worker runs; answer how many."""
+    def lease_renew(self, worker_id: str, held: Sequence[tuple[int, int]], lease_seconds: float) -> int:
+        """Extend the leases of the attempts ``held`` (task id, attempt) that this worker still runs;
+        answer how many. A row of this worker whose attempt it does not hold (it lost track of it) is
+        left to expire and be rescued, rather than kept running for ever by a worker that does not
+        run it."""
         ...
 
     def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:

@@ -6,8 +6,8 @@ transition and its ``task_events`` rows are one statement of CTEs), so it is its
 costs one round trip; ``migrate``, ``task_finish`` and a large ``task_create_many`` (COPY) open an
 explicit transaction. Times are the database's clock, never this host's, so hosts with skewed clocks
 still agree.
-Connection failures and pool timeouts surface as ``StoreUnavailable``, as do transient transaction
-aborts (deadlock, serialization), which a caller may simply retry.
+Connection failures and pool timeouts surface as ``StoreUnavailable``; transient transaction aborts
+(deadlock, serialization) as its kind ``StoreConflict``: a caller may simply retry either.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from taskapi.domain import (
     NewEvent,
     NewTask,
     QueueCounts,
+    StoreConflict,
     StoreFull,
     StoreUnavailable,
     Task,
@@ -88,7 +89,14 @@ from taskapi.store.notify import PostgresNotifier
 
 Row = dict[str, Any]
 _LIST_FILTERS = LIST_FILTERS
-_TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed and TransactionRollback (deadlock)
+_TRANSIENT = psycopg.OperationalError  # also PoolTimeout, PoolClosed
+# A transaction PostgreSQL aborted to let another go on (psycopg makes these siblings, not subclasses
+# of TransactionRollback): ``StoreConflict``, which the worker retries without tripping the circuit.
+_CONFLICTS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.TransactionRollback,
+)
 COPY_FROM = 300
 """Batches of at least this many tasks are written with COPY, smaller ones with one INSERT statement
 (a single round trip). Measured here: the two cost the same at about 300 tasks; at 10,000 COPY took
@@ -272,6 +280,8 @@ class PostgresStore:
                 yield conn
         except psycopg.errors.DiskFull as exc:  # SQLSTATE 53100: the server is up, its disk is full
             raise StoreFull(f"PostgreSQL at {self.where} is out of disk space: {exc}") from exc
+        except _CONFLICTS as exc:  # the server is up and fine; the same call again may well succeed
+            raise StoreConflict(f"PostgreSQL at {self.where} aborted a transaction: {exc}") from exc
         except _TRANSIENT as exc:
             self._after_failure(exc, used)
             raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {exc}") from exc
@@ -584,6 +594,10 @@ class PostgresStore:
         rows: list[Row] = []
         steps: list[CreatedStep] = []
         with self._connection() as conn, conn.transaction():
+            if succeeded and failed:  # lock all rows in id order first: see postgres.task_finish_lock
+                keys = list(firsts)
+                lock = {"ids": [k[0] for k in keys], "attempts": [k[1] for k in keys]}
+                conn.execute(self._queries["postgres.task_finish_lock"], lock)
             if succeeded:
                 results = [json.dumps(done.result, separators=(",", ":")) for done in succeeded]
                 rows += _finish(conn, self._queries["task_complete"], succeeded, "results", results)
@@ -614,8 +628,16 @@ class PostgresStore:
     def task_release(self, task_id: int, attempt: int, reason: str = "worker shutdown") -> bool:
         return len(self._fetch("task_release", {"id": task_id, "attempt": attempt, "reason": reason})) == 1
 
-    def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
-        return self._execute("lease_renew", {"worker_id": worker_id, "lease_seconds": lease_seconds})
+    def lease_renew(self, worker_id: str, held: Sequence[tuple[int, int]], lease_seconds: float) -> int:
+        if not held:
+            return 0
+        params = {
+            "ids": [task_id for task_id, _ in held],
+            "attempts": [attempt for _, attempt in held],
+            "worker_id": worker_id,
+            "lease_seconds": lease_seconds,
+        }
+        return self._execute("lease_renew", params)
 
     def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:
         rows = self._fetch("task_rescue", {"actor": actor})

@@ -593,12 +593,13 @@ class SQLiteStore:
             self._changed()
         return released
 
-    def lease_renew(self, worker_id: str, lease_seconds: float) -> int:
+    def lease_renew(self, worker_id: str, held: Sequence[tuple[int, int]], lease_seconds: float) -> int:
+        if not held:
+            return 0
         lease = format_time(utcnow() + timedelta(seconds=lease_seconds))
+        params = {"worker_id": worker_id, "held": json.dumps(list(held)), "lease_expires_at": lease}
         with self._write() as conn:
-            cursor = conn.execute(
-                self._queries["lease_renew"], {"worker_id": worker_id, "lease_expires_at": lease}
-            )
+            cursor = conn.execute(self._queries["lease_renew"], params)
         return cursor.rowcount
 
     def task_rescue(self, actor: str = "rescuer") -> list[RescuedTask]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from taskapi import metrics
-from taskapi.domain import StoreUnavailable, TaskStatus
+from taskapi.domain import StoreConflict, StoreUnavailable, TaskStatus
 from taskapi.store.base import ProgressWrite, RescuedTask, Store
 from taskapi.worker._options import WorkerOptions
 from taskapi.worker._outcomes import StopReason
@@ -103,9 +103,9 @@ class Pruner:
 class LeaseRenewer:
     """Extends the leases of the tasks this worker runs, so that only a dead worker's leases expire.
 
-    ``held`` is the worker's ``(task id, attempt)`` pairs, live. While it holds none, nothing is
-    renewed: a row the worker lost track of then expires and is rescued, rather than kept running
-    for ever by a worker that does not run it.
+    ``held`` is the worker's ``(task id, attempt)`` pairs, live; only those are renewed, so a row the
+    worker lost track of expires and is rescued, rather than kept running for ever by a worker that
+    does not run it.
     """
 
     name = "lease renewal"
@@ -120,9 +120,10 @@ class LeaseRenewer:
         self.interval = lease_seconds / 3  # two renewals may fail before the lease expires
 
     async def run_once(self) -> int:
-        if not self.held:
+        held = sorted(self.held)  # on the event loop, where the worker changes it
+        if not held:
             return 0
-        return await asyncio.to_thread(self.store.lease_renew, self.worker_id, self.lease_seconds)
+        return await asyncio.to_thread(self.store.lease_renew, self.worker_id, held, self.lease_seconds)
 
 
 class ProgressFlusher:
@@ -251,12 +252,13 @@ async def run_duties(duties: Iterable[Duty]) -> None:
 async def every(interval: float, action: Callable[[], Awaitable[object]], name: str) -> None:
     """Run ``action`` every ``interval`` seconds until cancelled; a store error is logged, not fatal.
 
-    ``StoreUnavailable`` is any error the store calls transient: an outage, and also a deadlock or a
-    serialization failure that PostgreSQL resolved by aborting this transaction; its message says
-    which."""
+    ``StoreUnavailable`` is any error the store calls transient: an outage, or ``StoreConflict``, a
+    deadlock or a serialization failure that PostgreSQL resolved by aborting this transaction."""
     while True:
         try:
             await action()
+        except StoreConflict as exc:
+            log.warning("%s: conflict, retrying in %g s: %s", name, interval, exc)
         except StoreUnavailable as exc:
             log.warning("%s: store call failed, retrying in %g s: %s", name, interval, exc)
         except Exception:

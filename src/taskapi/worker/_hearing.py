@@ -1,9 +1,10 @@
-"""How a worker hears of tasks created and cancelled: the one place it subscribes and listens.
+"""How a worker hears of tasks created and cancelled: the one place it subscribes.
 
-Two sources: the in-process ``Signals`` (an API in this process announces at once) and the store's
-``listen`` (other processes' announcements, e.g. PostgreSQL NOTIFY). Either calls back in its own
-thread; each announcement hops onto the worker's event loop here. Polling (the claim loop's timeout and
-the cancel check) covers whatever neither announces.
+The store's notifier delivers each announcement once: this store object's at once (in the writing
+thread, after the commit: an API sharing the store wakes its embedded worker directly) and, with
+``listen``, other processes' through the dialect's carrier (host datagrams, PostgreSQL NOTIFY), from
+a listener's thread. Each hops onto the worker's event loop here. Polling (the claim loop's timeout
+and the cancel check) covers whatever is not announced.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from taskapi.signals import Signals, TaskSignal
+from taskapi.signals import TaskSignal
 from taskapi.store.base import Store
 
 
 @asynccontextmanager
 async def hearing(
-    store: Store, signals: Signals | None, *, listen: bool, on_signal: Callable[[TaskSignal], None]
+    store: Store, *, listen: bool, on_signal: Callable[[TaskSignal], None]
 ) -> AsyncIterator[None]:
     """For the block, call ``on_signal`` on the running event loop for each announcement heard."""
     loop = asyncio.get_running_loop()
@@ -27,12 +28,9 @@ async def hearing(
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_signal, signal)
 
-    unsubscribe = signals.subscribe(hop) if signals is not None else None
-    unlisten = await asyncio.to_thread(store.listen, hop) if listen else None
+    # In a thread: with ``listen`` on PostgreSQL, it returns once LISTEN is in place.
+    unsubscribe = await asyncio.to_thread(store.notifier.subscribe, hop, remote=listen)
     try:
         yield
     finally:
-        if unsubscribe is not None:
-            unsubscribe()
-        if unlisten is not None:
-            await asyncio.to_thread(unlisten)
+        await asyncio.to_thread(unsubscribe)

@@ -36,4 +36,5 @@ class WorkerStats:
     killed: int = 0
     released: int = 0
     dropped_writes: int = 0
+    heard: int = 0  # announcements (creates, cancels) heard: each one once, whichever way it came
     by_reason: dict[str, int] = field(default_factory=dict)

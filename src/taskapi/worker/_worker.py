@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 
-from taskapi.signals import Signals, TaskSignal
+from taskapi.signals import TaskSignal
 from taskapi.store.base import Store
 from taskapi.worker._children import ChildPool
 from taskapi.worker._claiming import HOLD_LIMIT, Claimer
@@ -47,7 +47,6 @@ class Worker:
         *,
         modules: list[str],
         options: WorkerOptions | None = None,
-        signals: Signals | None = None,
         worker_id: str | None = None,
         resources: ResourceSpec | None = None,
     ) -> None:
@@ -56,7 +55,6 @@ class Worker:
         self.store = store
         self.handlers = handlers
         self.options = options = options or WorkerOptions()
-        self.signals = signals
         self.worker_id = worker_id or new_worker_id()
         self.stats = WorkerStats()
         self._pool = ChildPool(modules, options.concurrency, resources)
@@ -89,9 +87,7 @@ class Worker:
         self._claimer.bind()
         holder = Holder(self.worker_id, self._running, self._poke)
         try:
-            async with hearing(
-                self.store, self.signals, listen=self.options.listen, on_signal=self._handle_signal
-            ):
+            async with hearing(self.store, listen=self.options.listen, on_signal=self._handle_signal):
                 duties = asyncio.create_task(
                     run_duties(build_duties(self.store, self.options, holder=holder))
                 )
@@ -225,6 +221,7 @@ class Worker:
     # -- announcements (see ``_hearing``), on our loop -------------------------------------------
 
     def _handle_signal(self, signal: TaskSignal) -> None:
+        self.stats.heard += 1
         if signal.kind == "created" and signal.task_type in self.handlers:
             self._poke()
         elif signal.kind == "cancelled":

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, assert_never
 
 from taskapi import metrics
-from taskapi.domain import EventKind, NewEvent, StoreUnavailable
+from taskapi.domain import EventKind, NewEvent, StoreConflict, StoreUnavailable
 from taskapi.store.base import Completion, Store
 from taskapi.worker._options import WorkerStats
 from taskapi.worker._outcomes import (
@@ -170,14 +170,15 @@ class OutcomeWriter:
 
     async def _retrying(self, call: Callable[..., T], *args: Any) -> T:
         """A store write that must not be lost: retried while the store is briefly unavailable (or
-        aborted it as a deadlock's victim, which the store also reports as ``StoreUnavailable``)."""
+        aborted it as a deadlock's victim: ``StoreConflict``, a kind of ``StoreUnavailable``)."""
         delay = 0.05
         for _ in range(40):
             try:
                 return await asyncio.to_thread(call, *args)
             except StoreUnavailable as exc:
                 what = getattr(call, "__name__", "store write")
-                log.warning("%s failed, retrying in %.2f s: %s", what, delay, exc)
+                why = "conflict" if isinstance(exc, StoreConflict) else "failed"
+                log.warning("%s %s, retrying in %.2f s: %s", what, why, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
         return await asyncio.to_thread(call, *args)

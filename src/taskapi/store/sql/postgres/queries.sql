@@ -277,6 +277,16 @@ WITH c AS (
 )
 SELECT id, attempt, in_run FROM finished CROSS JOIN changed
 
+-- name: postgres.task_finish_lock
+-- task_finish runs task_complete then task_fail, each locking its rows in id order; a batch with both
+-- would otherwise hold a higher id while waiting for a lower one. Locking all of them first, in id
+-- order, keeps the one order every writer of running rows uses (task_set_progress, lease_renew).
+SELECT t.id FROM tasks AS t
+JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS c (id, attempt) ON c.id = t.id AND c.attempt = t.attempt
+WHERE t.status = 'running'
+ORDER BY t.id
+FOR UPDATE OF t
+
 -- name: task_release
 -- The row is locked first so that the event names the worker that held it (the update clears it).
 WITH target AS (
@@ -300,11 +310,15 @@ WITH target AS (
 SELECT id FROM released CROSS JOIN changed
 
 -- name: lease_renew
-WITH mine AS (
-    SELECT id FROM tasks
-    WHERE worker_id = %(worker_id)s::text AND status = 'running'
-    ORDER BY id
-    FOR UPDATE
+-- Only the attempts the worker holds (ids and attempts, in pairs): a row of this worker whose attempt
+-- it no longer runs expires and is rescued. Locked in id order, as task_set_progress and task_finish.
+WITH held AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS h (id, attempt)
+), mine AS (
+    SELECT t.id FROM tasks AS t JOIN held ON held.id = t.id AND held.attempt = t.attempt
+    WHERE t.worker_id = %(worker_id)s::text AND t.status = 'running'
+    ORDER BY t.id
+    FOR UPDATE OF t
 )
 UPDATE tasks AS t
 SET lease_expires_at = clock_timestamp() + make_interval(secs => %(lease_seconds)s::float8)

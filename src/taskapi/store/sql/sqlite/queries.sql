@@ -152,9 +152,10 @@ SELECT id, :now, 'released', attempt, 'worker ' || worker_id, :reason FROM tasks
 WHERE id = :id AND attempt = :attempt AND status = 'running'
 
 -- name: lease_renew
-UPDATE tasks
-SET lease_expires_at = :lease_expires_at
+-- Only the attempts the worker holds (:held, a JSON array of [id, attempt] pairs).
+UPDATE tasks SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND status = 'running'
+  AND (id, attempt) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:held))
 
 -- name: task_rescue
 UPDATE tasks
