@@ -151,9 +151,11 @@ def test_stalled_clients_are_cut_off_memory_stays_bounded_and_they_resume_missin
     with serving(tmp_path, client_buffer=256 << 10) as server, writing(server) as writer:
         base = server.base_url
         writer.create(1, "search")  # one change before the clients come: the server's paths warm up
-        # The hub may not have read that change yet: the reader says it has it (event 1), so it
-        # gets exactly the flood whenever the hub reads it.
-        reader = open_stream(base, headers={"Last-Event-ID": "1"})
+        # Every client below comes after the hub has read it (a whole pass began after the create), so
+        # none is sent it and all of them see the same log from the flood on.
+        passes = metric(base, "taskapi_stream_passes_total")
+        wait_until(lambda: metric(base, "taskapi_stream_passes_total") >= passes + 2, what="a pass")
+        reader = open_stream(base)
         stalled = [StalledClient(base) for _ in range(STALLED)]
         try:
             reader.wait(lambda s: "connected" in s.comments, what="the reader to connect")

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
 from typing import Any
 
 from taskapi.domain import StoreUnavailable
@@ -27,6 +26,7 @@ from taskapi.store.base import (
     RunCancel,
     RunStatus,
     RunStep,
+    stored_time,
 )
 from taskapi.store.db import Tx
 
@@ -52,6 +52,11 @@ class RunSql:
     state: str
     lock_task: str
     mark_cancelled: str
+
+    @classmethod
+    def from_queries(cls, queries: Mapping[str, str]) -> RunSql:
+        """Each field from the dialect's query of the same name with ``run_`` before it."""
+        return cls(**{field.name: queries[f"run_{field.name}"] for field in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +87,6 @@ def _plan(value: Any) -> list[dict[str, Any]]:
     plan = json.loads(value) if isinstance(value, str) else value
     assert isinstance(plan, list)
     return plan
-
-
-def _time(value: Any) -> datetime | None:
-    """A stored time: UTC text (SQLite) or an aware datetime (PostgreSQL), as an aware UTC datetime."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def insert_step(
@@ -198,7 +194,7 @@ def run_of_rows(rows: Sequence[Mapping[str, Any]]) -> PipelineRun | None:
         _step(position, planned, made.get(position), status)
         for position, planned in enumerate(_plan(head["steps"]))
     )
-    created_at = _time(head["created_at"])
+    created_at = stored_time(head["created_at"])
     assert created_at is not None
     return PipelineRun(
         id=head["id"],
@@ -208,7 +204,7 @@ def run_of_rows(rows: Sequence[Mapping[str, Any]]) -> PipelineRun | None:
         steps=steps,
         current_step=head["current_step"],
         created_at=created_at,
-        ended_at=_time(head["ended_at"]),
+        ended_at=stored_time(head["ended_at"]),
         error=head["error"],
     )
 

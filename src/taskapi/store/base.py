@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from taskapi.domain import (
@@ -263,6 +263,28 @@ def cancel_signals(cancelled: Sequence[CancelledTask]) -> list[TaskSignal]:
     """What a cancel announces: every task it cancelled, naming the worker that held it (``None``
     for a pending task: nobody to stop, but a listener may still want to know)."""
     return [TaskSignal("cancelled", task.id, worker_id=task.worker_id) for task in cancelled]
+
+
+def stored_time(value: Any) -> datetime | None:
+    """A stored time: UTC text (SQLite) or an aware datetime (PostgreSQL), as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def rescued_of(rows: Iterable[Any]) -> list[RescuedTask]:
+    """A rescue's rows (dicts or ``sqlite3.Row``: ``id``, ``status``, ``attempt``), in id order."""
+    return sorted(
+        (RescuedTask(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows),
+        key=lambda rescued: rescued.id,
+    )
+
+
+def states_of(rows: Iterable[Any]) -> list[TaskState]:
+    """``task_status_many``'s rows (dicts or ``sqlite3.Row``) as records."""
+    return [TaskState(row["id"], TaskStatus(row["status"]), row["attempt"]) for row in rows]
 
 
 def id_runs(ids: Sequence[int]) -> str:
