@@ -160,7 +160,7 @@ def build_server_app(
     worker nor the rescuer and pruner: one of each per ``serve`` is enough. Under prometheus_client's
     multiprocess mode, the stream figures go to the shared metrics (``CollectorMirror``) instead of the
     app's per-process collector."""
-    store = open_migrated_store(settings)
+    store = open_migrated_store(settings, wait=settings.startup_wait)
     service = TaskService(store, validators=params_validators_for(settings))
     app = create_app(
         service,
@@ -301,7 +301,8 @@ def serve(settings: Settings) -> None:
         f" in {settings.processes} processes" if settings.processes > 1 else "",
     )
     if settings.processes > 1:
-        open_migrated_store(settings).close()  # once, before the processes start (and fail fast)
+        # once, before the processes start: waits for a store starting beside us, then fails fast
+        open_migrated_store(settings, wait=settings.startup_wait).close()
         code = supervise(
             serve_process,
             (settings,),
@@ -344,8 +345,9 @@ def _stop_when_gone(parent: multiprocessing.process.BaseProcess, server: uvicorn
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
-    """``taskapi worker``: run a worker until SIGTERM/Ctrl-C (a second one hands tasks back at once)."""
-    store = open_migrated_store(settings)
+    """``taskapi worker``: run a worker until SIGTERM/Ctrl-C (a second one hands tasks back at once).
+    A store it cannot reach yet is waited for (``startup_wait``), as when both start together."""
+    store = open_migrated_store(settings, wait=settings.startup_wait)
     worker = build_worker(settings, store)
 
     async def main() -> None:

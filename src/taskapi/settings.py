@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description="serve without tokens on a non-loopback address (anyone who reaches it may operate)",
     )
     retention_days: int = Field(30, ge=0, description="prune finished tasks older than this (0: keep all)")
+    startup_wait: float = Field(
+        60.0,
+        ge=0,
+        description="seconds serve and worker wait at start for a store not reachable yet (0: fail at once)",
+    )
     events_poll_interval: float = Field(
         0.25, gt=0, description="how often the live stream looks for changes it was not woken for (seconds)"
     )

@@ -5,10 +5,12 @@ every command; FastAPI costs it most of a second). ``taskapi.app`` adds the API 
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
+from taskapi.domain import StoreUnavailable
 from taskapi.papers import PAPERS_COMPONENT
 from taskapi.service import ParamsValidator
 from taskapi.settings import Settings
@@ -22,8 +24,27 @@ PIPELINE_COMPONENTS = (PAPERS_COMPONENT,)
 """Tables beside the task store's: the papers library, migrated with it, after it."""
 
 
-def open_migrated_store(settings: Settings) -> Store:
-    """The configured store with every migration applied (the service never runs on an old schema)."""
+def open_migrated_store(settings: Settings, *, wait: float = 0.0) -> Store:
+    """The configured store with every migration applied (the service never runs on an old schema).
+
+    With ``wait``, a store that cannot be reached yet (a database starting beside us, restarting, or
+    not yet reachable over the network) is tried again with a growing pause, for up to ``wait``
+    seconds, each try logged; then ``StoreUnavailable``. A malformed URL fails at once."""
+    deadline = time.monotonic() + wait
+    pause = 0.25
+    while True:
+        try:
+            return _open_migrated(settings)
+        except StoreUnavailable as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            pause = min(pause * 2, 5.0, left)
+            log.warning("the task store is unavailable (%s): trying again in %.1f s", exc, pause)
+            time.sleep(pause)
+
+
+def _open_migrated(settings: Settings) -> Store:
     store = open_store(
         settings.database_url, pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size
     )

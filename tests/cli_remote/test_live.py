@@ -74,8 +74,8 @@ def test_watch_project_follows_the_stream_to_the_last_task_ending(
     procs: Processes, served: Served, gates: Path
 ) -> None:
     url = served.database_url
+    over = create(url, 1, steps=1, gates=str(gates))  # waits at its gate: still cancellable below
     with TaskService.open(url, migrate=False) as service:
-        over = service.create(1, "search").id
         service.cancel(over)  # ended before the watch: not shown
     good = create(url, 1, steps=2, gates=str(gates))
     bad = create(url, 1, steps=1, gates=str(gates), fail="bad scan")

@@ -5,12 +5,14 @@ is not theirs."""
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import Annotated
 
 import typer
 
 from taskapi.cli.exits import EXIT_USAGE, exit_codes, fail, opening, redact, settings_of
 from taskapi.cli.options import DbOption
+from taskapi.domain import StoreUnavailable
 from taskapi.settings import Settings
 from taskapi.store import open_store
 
@@ -22,8 +24,9 @@ def configure_logging(settings: Settings) -> None:
 
 
 def check_store_url(url: str) -> None:
-    """Open and close the store once, so a long-running command fails fast (and cleanly) on a bad URL."""
-    with opening(url):
+    """Open and close the store once, so a long-running command fails fast (and cleanly) on a bad URL.
+    A store that does not answer yet is not a bad URL: the command waits for it (``startup_wait``)."""
+    with opening(url), suppress(StoreUnavailable):
         open_store(url).close()
 
 

@@ -193,12 +193,17 @@ def events_of(data: Any) -> list[TaskEvent]:
 
 
 def change_of(data: str, event_id: str) -> TaskChange:
-    """One ``event: task`` message of the stream (its ``data`` and ``id`` fields)."""
+    """One ``event: task`` message of the stream (its ``data`` and ``id`` fields).
+
+    A progress message carries no ``id:`` line, but an SSE parser hands every event the last id seen
+    (the spec's "last event ID" persists): such a message is not that log entry, so it has no id
+    here; taken as one it would be dropped as a repeat of it."""
     try:
         row = _object(orjson.loads(data))
+        event = str(row["event"])
         return TaskChange(
-            event_id=int(event_id) if event_id else None,
-            event=str(row["event"]),
+            event_id=int(event_id) if event_id and event != "progress" else None,
+            event=event,
             task_id=int(row["id"]),
             project_id=int(row["project_id"]),
             task_type=str(row["task_type"]),
