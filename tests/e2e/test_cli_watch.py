@@ -454,7 +454,9 @@ def test_on_a_small_terminal_a_project_shows_its_totals_and_the_bars_that_fit(
     assert watch.exit_code() == 0
     lines = [line.strip() for line in re.split(r"[\r\n]", plain(watch.stdout.all())) if line.strip()]
     assert lines[-1] == "6 tasks: 6 completed"
-    final_frame = lines[-7:-1]
+    # The last frame starts at the last totals line (earlier frames were redrawn over in place).
+    last_totals = max(n for n, line in enumerate(lines) if line.startswith("project 1 "))
+    final_frame = lines[last_totals:-1]
     assert re.fullmatch(r"project 1 +━+ +6/6 100% .* 6 completed \(1 not shown\)", final_frame[0]), (
         final_frame
     )

@@ -175,8 +175,11 @@ def test_three_workers_searching_at_once_keep_one_sources_pace(
     times = sorted(r.at for r in sources.requests("arxiv"))
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 6
-    # Three workers together send no faster than one would (the server stamps arrival: allow jitter).
-    assert min(gaps) >= interval - 0.05, gaps
+    # Three workers together send no faster than one would. The server stamps arrival: a request sent
+    # late by a busy machine shortens the gap after it, never the pace; unpaced, three workers would
+    # send at once (gaps near 0).
+    assert min(gaps) >= interval * 0.6, gaps
+    assert sum(gaps) >= len(gaps) * interval * 0.9, gaps
 
 
 def test_dedup_marks_the_copies_and_a_second_run_changes_nothing(
