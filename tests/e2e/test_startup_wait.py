@@ -43,10 +43,8 @@ def test_a_worker_started_before_its_database_waits_for_it_then_runs_tasks(
         private_postgres.ctl("start")
         with TaskService.open(private_postgres.url) as service:
             task = service.create(1, "search", {})
-            done = wait_until(
-                lambda: (t := service.get(task.id)).status.is_final and t, timeout=60, what="the task"
-            )
-        assert done.status is TaskStatus.COMPLETED
+            wait_until(lambda: service.get(task.id).status.is_final, timeout=60, what="the task to end")
+            assert service.get(task.id).status is TaskStatus.COMPLETED
         assert "Traceback" not in log.read_text()
     finally:
         worker.terminate()
