@@ -178,8 +178,8 @@ class Processes:
         """The command on a pseudo-terminal of ``rows`` by ``columns``, as a person runs it."""
         main, side = pty.openpty()
         fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        env = {**self.env, "TERM": "xterm-256color"}
-        env.pop("COLUMNS", None)
+        # The size in the environment too: a pty that answers 0x0 while busy makes Rich assume 25 rows.
+        env = {**self.env, "TERM": "xterm-256color", "LINES": str(rows), "COLUMNS": str(columns)}
         env.pop("NO_COLOR", None)
         try:
             process = subprocess.Popen(
