@@ -35,6 +35,7 @@ __all__ = [
     "percentile",
     "pid_alive",
     "postgres_reachable",
+    "process_cpu",
     "rss_mib",
     "sink_write",
     "start",
@@ -149,6 +150,17 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process of this host has used, or ``None`` when it is not here
+    (a remote database server): a figure that other processes' load on a shared machine does not
+    inflate the way it does wall time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:

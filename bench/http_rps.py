@@ -213,13 +213,18 @@ def run_python(base: str, load: Load, seconds: float, connections: int) -> tuple
     return asyncio.run(main())
 
 
+def drive(base: str, load: Load, seconds: float, connections: int, workdir: Path) -> tuple[int, int, float]:
+    """``connections`` keep-alive connections sending ``load`` for ``seconds``: wrk when installed, else
+    the asyncio client; answers (requests answered, non-2xx/3xx among them, seconds elapsed)."""
+    if shutil.which("wrk"):
+        return run_wrk(base, load, seconds, connections, workdir)
+    return run_python(base, load, seconds, connections)
+
+
 def run_route(srv: Server, route: str, seconds: float, connections: int, workdir: Path) -> Result:
     load = load_of(route, srv)
     cpu = srv.cpu()
-    if shutil.which("wrk"):
-        requests, errors, elapsed = run_wrk(srv.base, load, seconds, connections, workdir)
-    else:
-        requests, errors, elapsed = run_python(srv.base, load, seconds, connections)
+    requests, errors, elapsed = drive(srv.base, load, seconds, connections, workdir)
     used = srv.cpu() - cpu
     if route == "cancel":
         srv.next_id += requests + connections * 2  # those in flight at the end may have been sent too

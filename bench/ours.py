@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import http_create
 from bench.common import (
     CONCURRENCY,
     Row,
@@ -28,6 +29,7 @@ from bench.common import (
     free_port,
     fresh_database,
     percentile,
+    process_cpu,
     rss_mib,
     start,
     stop,
@@ -182,57 +184,65 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
+@dataclass(slots=True)
+class CpuClock:
+    """Wall time, this process's CPU time and the database server's (its backend process, when it
+    runs on this host) over a measurement: the CPU figures per task hold up on a shared machine."""
+
+    backend_pid: int | None
+    began: float = 0.0
+    client: float = 0.0
+    server: float | None = None
+
+    def start(self) -> None:
+        self.server = None if self.backend_pid is None else process_cpu(self.backend_pid)
+        self.client, self.began = time.process_time(), time.perf_counter()
+
+    def row(self, metric: str, backend: str, variant: str, n: int) -> Row:
+        wall = time.perf_counter() - self.began
+        extra: dict[str, Any] = {"n": n, "client_cpu_us": (time.process_time() - self.client) / n * 1e6}
+        note = f"CPU per task: client {extra['client_cpu_us']:.1f} us"
+        after = None if self.backend_pid is None else process_cpu(self.backend_pid)
+        if self.server is not None and after is not None:
+            extra["server_cpu_us"] = (after - self.server) / n * 1e6
+            note += f", PostgreSQL backend {extra['server_cpu_us']:.1f} us"
+        return Row(metric, SYSTEM, backend, variant, _rate(n, wall), "tasks/s", note=note, extra=extra)
+
+
+def _backend_pid(service: TaskService) -> int | None:
+    """The PostgreSQL backend of the service's one pooled connection (a single caller reuses it)."""
+    if service.store.dialect != "postgres":
+        return None
+    with service.store.reading() as tx:
+        row = tx.fetch_one("SELECT pg_backend_pid() AS pid")
+    return None if row is None else int(row["pid"])
+
+
 def measure_create(setup: Setup, backend: str) -> list[Row]:
     rows: list[Row] = []
     n, bulk = setup.n_create, setup.n_bulk
     with store_url(setup, backend, "create_py") as url, TaskService.open(url) as service:
-        began = time.perf_counter()
+        for i in range(50):  # warm: the pool's connection, psycopg's prepared statements
+            service.create(1, ASYNC_TYPE, {"i": i})
+        clock = CpuClock(_backend_pid(service))
+        clock.start()
         for i in range(n):
             service.create(1, ASYNC_TYPE, {"i": i})
-        rows.append(
-            Row(
-                "create",
-                SYSTEM,
-                backend,
-                "Python create()",
-                _rate(n, time.perf_counter() - began),
-                "tasks/s",
-                extra={"n": n},
-            )
-        )
+        rows.append(clock.row("create", backend, "Python create()", n))
         specs: list[tuple[int, str, dict[str, Any] | None]] = [
             (1, ASYNC_TYPE, {"i": i}) for i in range(BATCH)
         ]
-        began = time.perf_counter()
+        clock.start()
         for _ in range(bulk // BATCH):
             service.create_many(specs)
-        rate = _rate(bulk // BATCH * BATCH, time.perf_counter() - began)
+        rows.append(clock.row("create-bulk", backend, f"Python create_many({BATCH})", bulk // BATCH * BATCH))
+    with (
+        store_url(setup, backend, "create_http") as url,
+        serving(setup, url, "--no-worker", "--processes", str(http_create.PROCESSES)) as (client, process),
+    ):
+        seconds = 3.0 if setup.quick else 10.0
         rows.append(
-            Row(
-                "create-bulk",
-                SYSTEM,
-                backend,
-                f"Python create_many({BATCH})",
-                rate,
-                "tasks/s",
-                extra={"n": bulk},
-            )
-        )
-    with store_url(setup, backend, "create_http") as url, serving(setup, url, "--no-worker") as (client, _):
-        body = {"project_id": 1, "task_type": ASYNC_TYPE, "params": {}}
-        began = time.perf_counter()
-        for _ in range(n):
-            client.post(TASKS, json=body).raise_for_status()
-        rows.append(
-            Row(
-                "create",
-                SYSTEM,
-                backend,
-                "HTTP POST /tasks",
-                _rate(n, time.perf_counter() - began),
-                "tasks/s",
-                extra={"n": n},
-            )
+            http_create.measure(url, str(client.base_url), process.pid, backend, seconds, setup.workdir)
         )
         rows.append(_http_batch(client, bulk, backend))
     return rows
@@ -312,25 +322,37 @@ def measure_drain(setup: Setup, backend: str, kind: str, workers: int) -> list[R
 # -- 3. pickup latency ---------------------------------------------------------------------------
 
 
-def _pickups(sink: Sink, samples: int, create: Callable[[], int]) -> list[float]:
-    """Create one task at a time on an idle worker; the handler's start time minus the create call's.
+def _pickups(sink: Sink, samples: int, create: Callable[[], int]) -> tuple[list[float], list[float]]:
+    """Create one task at a time on an idle worker; the handler's start time minus the create call's
+    (the figure), and minus the moment the call returned (issue 12's "create returns -> handler
+    starts"; negative when the handler started before the caller had the answer).
 
     A first task proves the worker is up (and warm); then it is left idle for a moment.
     """
     sink.wait_event("start", 120, task=create())
     time.sleep(0.3)
-    latencies = []
+    from_call, from_return = [], []
     for _ in range(samples):
         began = time.time()
         task_id = create()
+        returned = time.time()
         event = sink.wait_event("start", 30, task=task_id)
-        latencies.append((event["t"] - began) * 1000)
+        from_call.append((event["t"] - began) * 1000)
+        from_return.append((event["t"] - returned) * 1000)
         idle_gap()
-    return latencies
+    return from_call, from_return
 
 
 def _create_id(service: TaskService, task_type: str, params: dict[str, Any]) -> int:
     return service.create(1, task_type, params).id
+
+
+def _pickup_row(backend: str, variant: str, samples: tuple[list[float], list[float]]) -> Row:
+    from_call, from_return = samples
+    after = percentile(from_return, 50)
+    row = _latency_row("pickup", backend, variant, from_call, f"from the create's return: p50 {after:.2f} ms")
+    row.extra["p50_from_return"] = after
+    return row
 
 
 def _latency_row(metric: str, backend: str, variant: str, samples: list[float], note: str = "") -> Row:
@@ -365,7 +387,7 @@ def measure_pickup(setup: Setup, backend: str, kind: str) -> list[Row]:
             return task_id
 
         samples = _pickups(sink, setup.samples, http_create)
-        rows.append(_latency_row("pickup", backend, f"{kind}, HTTP POST -> serve's worker", samples))
+        rows.append(_pickup_row(backend, f"{kind}, HTTP POST -> serve's worker", samples))
     sink = Sink(setup.workdir / f"pickup_py_{backend}_{kind}.jsonl")  # ids start at 1 again
     params = {"sink": str(sink.path)}
     with store_url(setup, backend, f"pickup_py_{kind}") as url, TaskService.open(url) as service:
@@ -376,7 +398,7 @@ def measure_pickup(setup: Setup, backend: str, kind: str) -> list[Row]:
             samples = _pickups(sink, setup.samples, partial(_create_id, service, task_type, params))
         finally:
             stop(worker)
-        rows.append(_latency_row("pickup", backend, f"{kind}, create() -> worker process", samples))
+        rows.append(_pickup_row(backend, f"{kind}, create() -> worker process", samples))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Benchmarks of issue 5 in one run: the raw database limits, our service, the peers, one table.
+"""Benchmarks of issues 5 and 12 in one run: the raw database limits, our service, the peers, one table.
 
     .venv/bin/python -m bench.run            # full: 10,000-task drains, list at 10k and 10M rows
     .venv/bin/python -m bench.run --quick    # small sizes, a few minutes
@@ -33,25 +33,30 @@ from typing import Any
 
 import psycopg
 
-from bench import docs, list_latency, ours, raw
+from bench import docs, http_rps, list_latency, ours, raw
 from bench.common import CONCURRENCY, DEFAULT_PG, ROOT, Row, postgres_reachable
 from bench.peers_runner import PEERS, PeerRun, redis_server, redis_version, run_peer
 from bench.report import print_table, write_results
 
-SECTIONS = ("raw", "ours", "peers", "list", "memory")
+SECTIONS = ("raw", "ours", "http", "peers", "list", "memory")
 
 
 def _guard(rows: list[Row], what: str, call: Callable[[], list[Row]], metric: str, backend: str) -> None:
-    """Run one measurement; a failure becomes a row saying so, and the run goes on."""
-    print(f"- {what}", file=sys.stderr, flush=True)
+    """Run one measurement; a failure becomes a row saying so, and the run goes on. Each row gets the
+    machine's 1-minute load average when it began (``extra.load``, and in the note): on a shared
+    machine it says how far to trust a wall-clock figure."""
+    load = os.getloadavg()[0]
+    print(f"- {what} (load {load:.2f})", file=sys.stderr, flush=True)
     began = time.monotonic()
     try:
-        rows += call()
+        got = call()
     except Exception as exc:  # a broken measurement must not hide the others
         traceback.print_exc()
-        rows.append(
-            Row(metric, "taskapi", backend, what, None, "", note=f"failed: {type(exc).__name__}: {exc}")
-        )
+        got = [Row(metric, "taskapi", backend, what, None, "", note=f"failed: {type(exc).__name__}: {exc}")]
+    for row in got:
+        row.extra["load"] = round(load, 2)
+        row.note = f"{row.note}; load {load:.1f}" if row.note else f"load {load:.1f}"
+    rows += got
     print(f"  ({time.monotonic() - began:.1f} s)", file=sys.stderr, flush=True)
 
 
@@ -71,6 +76,16 @@ def run_ours(setup: ours.Setup, backends: list[str], rows: list[Row]) -> None:
             _guard(rows, what, partial(ours.measure_pickup, setup, backend, kind), "pickup", backend)
     for backend in backends:
         _guard(rows, f"cancel, {backend}", partial(ours.measure_cancel, setup, backend), "cancel", backend)
+
+
+def run_http(setup: ours.Setup, rows: list[Row]) -> None:
+    """Issue 12's hot routes: one ``serve`` process on SQLite, 8 connections, req/s and CPU/request."""
+    seconds = 3.0 if setup.quick else 5.0
+    measure = partial(
+        http_rps.measure, setup.workdir / "http", seconds=seconds, repeat=1 if setup.quick else 3
+    )
+    (setup.workdir / "http").mkdir(exist_ok=True)
+    _guard(rows, "http: hot routes, one process, sqlite", measure, "http", "sqlite")
 
 
 def run_list(setup: ours.Setup, backends: list[str], sizes: list[int], rounds: int, rows: list[Row]) -> None:
@@ -108,9 +123,13 @@ def run_peers(
     rows: list[Row] = []
     for peer in PEERS:
         if peer.name in names:
-            print(f"- peer {peer.name}", file=sys.stderr, flush=True)
+            load = os.getloadavg()[0]
+            print(f"- peer {peer.name} (load {load:.2f})", file=sys.stderr, flush=True)
             began = time.monotonic()
             found[peer.name], got = run_peer(peer, run)
+            for row in got:
+                row.extra["load"] = round(load, 2)
+                row.note = f"{row.note}; load {load:.1f}" if row.note else f"load {load:.1f}"
             rows += got
             print(f"  ({time.monotonic() - began:.1f} s)", file=sys.stderr, flush=True)
     return found, rows
@@ -222,6 +241,8 @@ def main() -> None:
                 run_raw(setup, rows)
             if "ours" in sections:
                 run_ours(setup, backends, rows)
+            if "http" in sections:
+                run_http(setup, rows)
             if "peers" in sections:
                 peer_versions, got = run_peers(setup, args.peers.split(","), redis, args.refresh_peers)
                 rows += got
@@ -241,8 +262,8 @@ def main() -> None:
                 "concurrency": CONCURRENCY,
                 "cancel_grace": args.cancel_grace,
             }
+    json_path, md_path = write_results(args.out, stamp, meta, rows)  # first: a long run's figures are kept
     print_table(rows)
-    json_path, md_path = write_results(args.out, stamp, meta, rows)
     print(f"\nresults: {json_path} and {md_path}; took {meta['seconds']} s")
     complete = sections == set(SECTIONS) and set(args.peers.split(",")) >= {p.name for p in PEERS}
     if args.docs or (complete and not args.quick):
