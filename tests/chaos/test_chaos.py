@@ -1,4 +1,4 @@
-"""The chaos run, short (CI): about 20 s of faults on each store, through the same entry point as
+"""The chaos run, short (CI): about 15 s of faults on each store, through the same entry point as
 ``make chaos`` (a separate process, as a person would run it). It must inject every kind of fault,
 reconnect its stream clients, and find no violation of any invariant."""
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.chaos.procs import REPO, postgres_missing
 
-SECONDS = "20"
+SECONDS = "15"
 
 
 def _chaos(store: str, tmp_path: Path) -> dict[str, object]:
