@@ -32,7 +32,7 @@ import psycopg
 
 from tests.chaos import checks
 from tests.chaos.clients import STREAM_PROJECT, Canceller, Client, Creator, Journal, Lister, Streamer
-from tests.chaos.procs import ChaosSetupError, PrivatePostgres, Services, postgres_missing
+from tests.chaos.procs import ChaosSetupError, PrivatePostgres, Services, postgres_missing, wait_for
 
 
 @dataclass
@@ -96,12 +96,11 @@ def _unfinished(db_url: str) -> int:
 
 
 def _within(condition: Callable[[], bool], timeout: float) -> bool:
-    """Whether ``condition()`` came to hold within ``timeout`` seconds (polled every 0.1 s)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
+    """Whether ``condition()`` came to hold within ``timeout`` seconds (``procs.wait_for``'s poll)."""
+    try:
+        wait_for(condition, timeout, "a condition", interval=0.1)
+    except ChaosSetupError:
+        return False
     return True
 
 
