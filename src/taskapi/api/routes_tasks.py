@@ -75,6 +75,8 @@ IdempotencyKey = Annotated[
             " same body answers the first create's tasks again (the same 201, nothing created); with a"
             " different body, 409. Lets a client retry a create whose answer it lost (extension)."
         ),
+        # documented, checked by the service (one rule and message at every door)
+        json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7e]+$"},
     ),
 ]
 
