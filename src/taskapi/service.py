@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskapi.domain import (
     CANCELLABLE_STATUSES,
@@ -109,6 +109,15 @@ def _checked_params(value: object) -> tuple[dict[str, Any], str]:
 ParamsValidator = Callable[[dict[str, Any]], None]
 """Checks one task type's params at creation; raises ``InvalidInput`` naming the field
 (``params.limit``). The handler that runs the type brings it, through the composition root."""
+
+
+class CreateCall(NamedTuple):
+    """One single create's arguments, as ``TaskService.create`` takes them (without a key)."""
+
+    project_id: int
+    task_type: str
+    params: Mapping[str, Any] | None
+    actor: str
 
 
 def check_new_task(
@@ -253,6 +262,39 @@ class TaskService:
         if key is None:
             return self.store.task_create_many(news, check_actor(actor))
         return self.store.task_create_keyed(news, check_actor(actor), key, fingerprint("batch", news))
+
+    def create_each(self, calls: Sequence[CreateCall]) -> list[Task | Exception]:
+        """Several independent single creates in as few transactions as their actors allow (one an
+        actor), each answered as ``create`` would answer it: the task, or the error it raises. A
+        create that fails its checks gets its ``InvalidInput`` and the others go on; an error of a
+        write (the store unavailable or full) is each of its creates' error. The group commit of
+        creates that arrive together (``taskapi.api.grouping``)."""
+        outcomes: dict[int, Task | Exception] = {}
+        by_actor: dict[str, list[tuple[int, NewTask]]] = {}
+        for index, (project_id, task_type, params, actor) in enumerate(calls):
+            try:
+                new = check_new_task(project_id, task_type, params, self.validators)
+                by_actor.setdefault(check_actor(actor), []).append((index, new))
+            except InvalidInput as exc:
+                outcomes[index] = exc
+        for actor, members in by_actor.items():
+            written = self._create_together([new for _, new in members], actor)
+            outcomes.update(zip((index for index, _ in members), written, strict=True))
+        return [outcomes[index] for index in range(len(calls))]
+
+    def _create_together(self, news: list[NewTask], actor: str) -> Sequence[Task | Exception]:
+        try:
+            return self.store.task_create_many(news, actor)
+        except ValueError as exc:  # data only the store refuses, before its commit: each on its own
+            return [exc] if len(news) == 1 else [self._create_alone(new, actor) for new in news]
+        except Exception as exc:
+            return [exc] * len(news)
+
+    def _create_alone(self, new: NewTask, actor: str) -> Task | Exception:
+        try:
+            return self.store.task_create(new, actor)
+        except Exception as exc:
+            return exc
 
     def get(self, task_id: int) -> Task:
         task = self.store.task_get(check_id("id", task_id))

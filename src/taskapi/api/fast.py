@@ -9,11 +9,13 @@ the same validation (the routes' own pydantic forms), the same service calls, th
 
 Writes (create, cancel) run on a worker thread, as in the routes: they may wait for the store's
 write lock (on SQLite ``create_app`` gives them one thread: the store has one writer, and writes
-queued here cost less than writes waiting in SQLite's busy loop). Reads (list, detail) run on a
-worker thread too, except on SQLite (``reads_inline``): there a read never waits for a writer (WAL)
-and is this process's own CPU, most of it Python code turning rows into records, which holds the
-interpreter's lock on a thread as well; a thread would free the loop for little of that time and
-add two thread switches per request (about a fifth of a list's cost).
+queued here cost less than writes waiting in SQLite's busy loop). Creates that arrive together are
+committed together, one group at a time (``taskapi.api.grouping``).
+
+Reads (list, detail) run on a worker thread too, except on SQLite (``reads_inline``): there a read
+never waits for a writer (WAL) and is this process's own CPU, most of it Python code turning rows
+into records, which holds the interpreter's lock on a thread as well; a thread would free the loop
+for little of that time and add two thread switches per request (about a fifth of a list's cost).
 
 Whatever it is not sure of goes on to FastAPI, untouched: other routes and methods, a path or query
 that is not in its plain form, a body that does not parse or validate (the bytes already read are
@@ -46,6 +48,7 @@ from taskapi.api.encoding import (
     page_after,
 )
 from taskapi.api.errors import domain_handler
+from taskapi.api.grouping import CreateGroups
 from taskapi.api.schemas import CreateTaskRequest, ListFilters
 from taskapi.domain import DEFAULT_LIST_LIMIT, IDEMPOTENCY_HEADER, MAX_ID, InvalidInput
 from taskapi.service import TaskService
@@ -73,11 +76,18 @@ _KEY_HEADER = IDEMPOTENCY_HEADER.lower().encode()
 class HotRoutes:
     """ASGI middleware: the four hot task routes answered here, everything else by ``app``."""
 
-    def __init__(self, app: ASGIApp, service: TaskService, threads: Executor, reads_inline: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: TaskService,
+        threads: Executor,
+        reads_inline: bool,
+    ) -> None:
         self.app = app
         self.service = service
         self.threads = threads
         self.reads_inline = reads_inline
+        self.creates = CreateGroups(service, threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._handler(scope) if scope["type"] == "http" and not scope.get("root_path") else None
@@ -162,13 +172,7 @@ class HotRoutes:
         if request is None:  # FastAPI reads it again and answers (its 400, or its 201)
             await self.app(scope, _replaying(body, receive), send)
             return
-        task = await self._call(
-            self.service.create,
-            request.project_id,
-            request.task_type,
-            request.params,
-            actor=_actor(scope),
-        )
+        task = await self.creates.create(request.project_id, request.task_type, request.params, _actor(scope))
         await _answer(send, 201, detail_body(201, "Task created", task))
 
     async def _cancel(self, task_id: int, scope: Scope, receive: Receive, send: Send) -> None:
