@@ -32,7 +32,8 @@ import psycopg
 
 from tests.chaos import checks
 from tests.chaos.clients import STREAM_PROJECT, Canceller, Client, Creator, Journal, Lister, Streamer
-from tests.chaos.procs import ChaosSetupError, PrivatePostgres, Services, postgres_missing, wait_for
+from tests.chaos.procs import ChaosPostgres, ChaosSetupError, Services, wait_for
+from tests.helpers.private_postgres import postgres_missing
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Faults:
     injects each kind."""
 
     services: Services
-    postgres: PrivatePostgres | None
+    postgres: ChaosPostgres | None
     rng: random.Random
     say: Callable[[str], None]
     counts: Counter[str] = field(default_factory=Counter)
@@ -125,8 +126,9 @@ class ChaosRun:
     def run(self) -> None:
         postgres = None
         if self.args.store == "postgres":
-            postgres = PrivatePostgres(self.workdir / "pg")
-            postgres.init()
+            postgres = ChaosPostgres.under(self.workdir / "pg")
+            postgres.init("-N")
+            postgres.start()
             db_url = postgres.url
         else:
             db_url = f"sqlite:///{self.workdir / 'chaos.db'}"
@@ -167,7 +169,7 @@ class ChaosRun:
         self.journal.streams = [s.log for s in streams]
         return workers, streams, stop_streams
 
-    def _chaos(self, services: Services, postgres: PrivatePostgres | None, db_url: str, runs: Path) -> None:
+    def _chaos(self, services: Services, postgres: ChaosPostgres | None, db_url: str, runs: Path) -> None:
         workers, streams, stop_streams = self._clients(services.base_url, runs)
         for stream in streams:
             stream.start()

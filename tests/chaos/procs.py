@@ -5,20 +5,19 @@ can be SIGKILLed and started again. Everything listens on loopback only."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+from tests.helpers.private_postgres import PostgresFailed, PrivatePostgres, give_to_postgres
+from tests.helpers.server import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,109 +34,28 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class ChaosPostgres(PrivatePostgres):
+    """The run's private instance (``tests.helpers.private_postgres``) with fsync off; a failure to
+    start it, or to be rid of it after a kill, is a ``ChaosSetupError`` like any other process's."""
 
-
-def postgres_missing() -> str | None:
-    """Why a private PostgreSQL cannot run here, or None when it can."""
-    if PG_BIN is None:
-        return "PostgreSQL server binaries (initdb, pg_ctl) are not installed under /usr/lib/postgresql"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "running as root needs runuser to start PostgreSQL as the postgres user"
-    return None
-
-
-def _as_postgres(*command: str) -> list[str]:
-    """PostgreSQL refuses to run as root: drop to the postgres user when we are root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0): it is dead for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-@dataclass
-class PrivatePostgres:
-    """An instance of our own (initdb in ``root``, a free port), so killing it touches nothing shared."""
-
-    root: Path
-    port: int = field(default_factory=free_port)
-
-    @property
-    def data(self) -> Path:
-        return self.root / "pgdata"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def init(self) -> None:
-        assert PG_BIN is not None
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        initdb = [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N"]
-        subprocess.run(_as_postgres(*initdb), check=True, capture_output=True, timeout=120)
-        self.start()
+    @classmethod
+    def under(cls, root: Path) -> ChaosPostgres:
+        """An instance whose files are in ``root`` (made, and handed to the postgres user)."""
+        root.mkdir(parents=True, exist_ok=True)
+        give_to_postgres(root)
+        return cls(root / "pgdata", root / "pg.log", settings={"fsync": "off"})
 
     def start(self) -> None:
-        """Start (after a SIGKILL this is crash recovery) and wait until it accepts connections."""
-        assert PG_BIN is not None
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
-        command = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "pg.log")]
-        command += ["-o", options, "-w", "-t", "60", "start"]
-        done = subprocess.run(_as_postgres(*command), capture_output=True, timeout=90, check=False)
-        if done.returncode != 0:
-            raise ChaosSetupError(f"pg_ctl start failed: {done.stdout!r} {done.stderr!r}")
-
-    def postmaster_pid(self) -> int | None:
         try:
-            return int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+            super().start()
+        except PostgresFailed as exc:
+            raise ChaosSetupError(str(exc)) from exc
 
-    def kill(self) -> None:
-        """SIGKILL the postmaster and every backend at once, as the OOM killer or a power cut would."""
-        pid = self.postmaster_pid()
-        if pid is None or not _alive(pid):
-            return
-        victims = [pid, *_children(pid)]
-        for victim in victims:
-            os.kill(victim, signal.SIGKILL)
-        # Gone, not only dead: until init reaps the zombie, a new postmaster sees the pid in
-        # postmaster.pid still in use and refuses to start.
-        wait_for(lambda: not any(Path(f"/proc/{v}").exists() for v in victims), 30, "PostgreSQL to be reaped")
-
-    def stop(self) -> None:
-        if PG_BIN is None or self.postmaster_pid() is None:
-            return
-        command = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
-        subprocess.run(_as_postgres(*command), capture_output=True, timeout=60, check=False)
+    def kill(self, timeout: float = 30.0) -> None:
+        try:
+            super().kill(timeout)
+        except PostgresFailed as exc:
+            raise ChaosSetupError(str(exc)) from exc
 
 
 @dataclass

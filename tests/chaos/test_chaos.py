@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.procs import REPO, postgres_missing
+from tests.chaos.procs import REPO
+from tests.helpers.private_postgres import postgres_missing
 
 SECONDS = "15"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from taskapi.store.sqlite import SQLiteStore
+from tests.helpers.private_postgres import private_postgres as private_postgres  # a fixture, for pytest
 from tests.helpers.server import ServerProcess, running_server
 
 SERVER_ENV = {"TZ": "CST-8"}

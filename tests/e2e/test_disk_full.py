@@ -28,8 +28,8 @@ import httpx
 import pytest
 
 from tests.conftest import wait_until
-from tests.e2e.test_postgres_restart import PG_BIN, PrivatePostgres, _as_postgres, _free_port
-from tests.helpers.server import ServerProcess, envelope, running_server, stop_server
+from tests.helpers.private_postgres import PrivatePostgres, give_to_postgres, postgres_missing
+from tests.helpers.server import ServerProcess, envelope, free_port, running_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -153,24 +153,19 @@ def test_sqlite_full_answers_in_the_envelope_stays_intact_and_recovers(tmp_path:
 def postgres_on_tmpfs() -> Iterator[tuple[PrivatePostgres, Path]]:
     """A private PostgreSQL whose data directory is a 64 MiB tmpfs (initdb's files take some 23),
     its WAL on the ordinary disk; answer the instance and the tmpfs."""
-    if PG_BIN is None or shutil.which("runuser") is None:
-        _unavailable("PostgreSQL server binaries (initdb, pg_ctl) and runuser are needed")
+    if (missing := postgres_missing()) is not None:
+        _unavailable(missing)
     root = Path(tempfile.mkdtemp(prefix="taskapi-pg-full-"))
     try:
         with small_tmpfs("64m", mode="0700") as data:
-            shutil.chown(root, "postgres", "postgres")
-            shutil.chown(data, "postgres", "postgres")
-            initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-X", str(root / "wal"), "-A", "trust"]
-            subprocess.run(
-                _as_postgres(*initdb, "-U", "postgres"), check=True, capture_output=True, timeout=120
-            )
-            instance = PrivatePostgres(data, _free_port(), root / "server.log")
-            instance.ctl("start")
+            give_to_postgres(root, data)
+            instance = PrivatePostgres(data, root / "server.log")
             try:
+                instance.init("-X", str(root / "wal"))
+                instance.start()
                 yield instance, data
             finally:
-                stop = [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
-                subprocess.run(_as_postgres(*stop), capture_output=True, timeout=60, check=False)
+                instance.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -180,7 +175,7 @@ def test_postgres_full_answers_in_the_envelope_and_recovers(
     postgres_on_tmpfs: tuple[PrivatePostgres, Path], tmp_path: Path
 ) -> None:
     instance, data = postgres_on_tmpfs
-    port = _free_port()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("TASKAPI_")} | {
         "TASKAPI_RUN_WORKER": "false",
         "TASKAPI_DATA_DIR": str(tmp_path / "data"),

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_until
-from tests.e2e.test_postgres_restart import PrivatePostgres, private_postgres  # noqa: F401 (a fixture)
+from tests.helpers.private_postgres import PrivatePostgres
 from tests.helpers.server import TASKS, envelope, free_port, running_server, stop_server
 from tests.helpers.server import ServerProcess as _ServerProcess
 
@@ -125,8 +125,7 @@ def test_metrics_read_the_queue_from_the_store(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_readyz_follows_the_store_while_healthz_stays_200(
-    private_postgres: PrivatePostgres,  # noqa: F811 (the fixture imported above)
-    tmp_path: Path,
+    private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TASKAPI_")}
@@ -142,7 +141,7 @@ def test_readyz_follows_the_store_while_healthz_stays_200(
         down = envelope(httpx.get(f"{server.base_url}/readyz", timeout=10), 503)
         assert down["message"] == "Not ready: the task store does not answer"
         envelope(httpx.get(f"{server.base_url}/healthz", timeout=10), 200)
-        private_postgres.ctl("start")
+        private_postgres.start()
         wait_until(lambda: _status(server, "/readyz") == 200, timeout=30, what="ready again")
     finally:
         assert stop_server(server) == 0, server.log()

@@ -1,8 +1,8 @@
 """PostgreSQL down: once the store knows it cannot connect, a call fails at once (503 over HTTP) instead
 of waiting the pool's 5 s for a connection, and it recovers by itself when the server is back.
 
-Uses a private PostgreSQL instance (initdb into a temporary directory, as ``test_postgres_restart``)
-so that stopping it touches nothing shared.
+Uses a private PostgreSQL instance (the ``private_postgres`` fixture) so that stopping it touches
+nothing shared.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import pytest
 from taskapi.domain import NewTask, StoreUnavailable, TaskType
 from taskapi.store.postgres import PostgresStore
 from tests.conftest import wait_until
-from tests.e2e.test_postgres_restart import PrivatePostgres, _free_port, private_postgres
+from tests.helpers.private_postgres import PrivatePostgres
+from tests.helpers.server import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-__all__ = ["private_postgres"]  # the fixture, imported for pytest to find
 FAST = 0.1
 """The target: a call while the server is known to be down fails within 100 ms."""
 POOL_TIMEOUT = 5.0
@@ -59,7 +59,7 @@ def test_a_store_fails_fast_while_postgres_is_down_and_recovers_by_itself(
             assert "unavailable" in str(error)
             timings.append(took)
         assert max(timings) < FAST, timings
-        private_postgres.ctl("start")
+        private_postgres.start()
         wait_until(lambda: _answers(store), timeout=15, interval=0.05, what="the store to recover")
         assert store.task_get(before.id) == before
         assert store.task_create(NewTask(1, TaskType.OCR)).id > before.id
@@ -78,7 +78,7 @@ def _answers(store: PostgresStore) -> bool:
 def test_the_api_answers_503_in_the_envelope_within_100_ms_while_postgres_is_down(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
@@ -102,7 +102,7 @@ def test_the_api_answers_503_in_the_envelope_within_100_ms_while_postgres_is_dow
                 assert "Traceback" not in answer.text
             assert statistics.median(timings) < FAST, timings
             assert max(timings) < 1.0, timings  # never the pool's 5 s wait
-            private_postgres.ctl("start")
+            private_postgres.start()
             wait_until(lambda: _status(client) == 200, timeout=15, interval=0.05, what="the recovery")
             created = client.post("/api/v1/tasks", json={"project_id": 1, "task_type": "search"})
             assert created.status_code == 201, created.text

@@ -1,94 +1,28 @@
 """PostgreSQL restarted under a running ``taskapi serve``: 503 in the envelope while it is down, then
 recovery by itself; tasks created before and after all complete, none lost, none stuck running.
 
-Uses a private PostgreSQL instance (initdb into tmp_path) so that stopping it touches nothing shared.
+Uses a private PostgreSQL instance (the ``private_postgres`` fixture) so that stopping it touches
+nothing shared.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import wait_until
+from tests.helpers.private_postgres import PrivatePostgres
+from tests.helpers.server import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 TASKS = "/api/v1/tasks"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _as_postgres(*command: str) -> list[str]:
-    """PostgreSQL refuses to run as root: drop to the postgres user when we are root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
-
-
-@dataclass
-class PrivatePostgres:
-    data: Path
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def ctl(self, *args: str) -> None:
-        assert PG_BIN is not None
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
-        command = [
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            options,
-            "-w",
-            *args,
-        ]
-        subprocess.run(_as_postgres(*command), check=True, capture_output=True, timeout=60)
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    if PG_BIN is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are needed under CI=true")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed here")
-    # Outside pytest's tmp_path: its parents are private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="taskapi-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    instance = PrivatePostgres(root / "data", _free_port(), root / "server.log")
-    initdb = [str(PG_BIN / "initdb"), "-D", str(instance.data), "-A", "trust", "-U", "postgres"]
-    subprocess.run(_as_postgres(*initdb), check=True, capture_output=True, timeout=120)
-    instance.ctl("start")
-    try:
-        yield instance
-    finally:
-        subprocess.run(
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(instance.data), "-m", "immediate", "stop"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _wait(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -120,7 +54,7 @@ def _counts(base: str) -> dict[str, int]:
 def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TASKAPI_LEASE_SECONDS": "3", "TASKAPI_RESCUE_INTERVAL": "0.5"}
     command = [sys.executable, "-m", "taskapi", "serve", "--db", private_postgres.url, "--port", str(port)]
@@ -135,7 +69,7 @@ def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(
         down = httpx.get(f"{base}{TASKS}", timeout=15)
         assert down.json() == {"code": 503, "message": down.json()["message"], "data": None}
         assert "detail" not in down.json() and "Traceback" not in down.text
-        private_postgres.ctl("start")
+        private_postgres.start()
         _wait(lambda: _status(base) == 200, "recovery after PostgreSQL is back")
         after = _create(base, 30)
         _wait(

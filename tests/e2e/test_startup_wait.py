@@ -15,9 +15,7 @@ import pytest
 from taskapi.domain import TaskStatus
 from taskapi.service import TaskService
 from tests.conftest import wait_until
-from tests.e2e.test_postgres_restart import PrivatePostgres, private_postgres
-
-__all__ = ["private_postgres"]  # the fixture, imported for pytest to find
+from tests.helpers.private_postgres import PrivatePostgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -40,7 +38,7 @@ def test_a_worker_started_before_its_database_waits_for_it_then_runs_tasks(
     try:
         wait_until(lambda: "trying again" in log.read_text(), timeout=30, what="the worker to wait")
         assert worker.poll() is None, log.read_text()
-        private_postgres.ctl("start")
+        private_postgres.start()
         with TaskService.open(private_postgres.url) as service:
             task = service.create(1, "search", {})
             wait_until(lambda: service.get(task.id).status.is_final, timeout=60, what="the task to end")
