@@ -23,14 +23,11 @@ from typing import Any
 from taskapi.domain import (
     DEFAULT_LIST_LIMIT,
     InvalidInput,
-    TaskError,
-    TaskNotCancellable,
-    TaskNotFound,
-    TaskStatus,
     TaskType,
     check_id,
     check_limit,
 )
+from taskapi.run_records import NewRun, PipelineRun, PlannedStep, RunNotCancellable, RunNotFound, RunStatus
 from taskapi.service import (
     ParamsValidator,
     TaskService,
@@ -38,7 +35,7 @@ from taskapi.service import (
     check_params,
 )
 from taskapi.store import Store
-from taskapi.store.base import DEFAULT_ACTOR, NewRun, PipelineRun, PlannedStep, RunStatus
+from taskapi.store.base import DEFAULT_ACTOR
 
 STEP_ORDER: tuple[str, ...] = tuple(task_type.value for task_type in TaskType)
 """The pipeline's steps in the only order a run may take them (a run may leave any out)."""
@@ -47,23 +44,6 @@ QUERY_STEPS = frozenset({TaskType.SEARCH.value, TaskType.KEYWORD_EXPAND.value})
 RUN_FIELDS = {TaskType.SEARCH.value: ("query", "sources", "limit"), TaskType.KEYWORD_EXPAND.value: ("query",)}
 """Which of the run's own fields each step's params get (``params.<step>`` still overrides them)."""
 Runs = list[PipelineRun]  # for annotations inside RunService, where ``list`` names its method
-
-
-class RunNotFound(TaskNotFound):
-    def __init__(self, run_id: int) -> None:
-        TaskError.__init__(self, f"Pipeline run {run_id} not found")
-        self.task_id = run_id
-
-
-class RunNotCancellable(TaskNotCancellable):
-    def __init__(self, run_id: int, status: RunStatus) -> None:
-        TaskError.__init__(
-            self,
-            f"Pipeline run {run_id} cannot be cancelled: it is already {status.value}"
-            " (only a running run can be cancelled)",
-        )
-        self.task_id = run_id
-        self.status = TaskStatus(status.value)
 
 
 def check_steps(steps: object) -> tuple[str, ...]:

@@ -12,9 +12,8 @@ import pytest
 from taskapi.client import AsyncTaskClient, TaskClient
 from taskapi.domain import InvalidInput, TaskStatus
 from taskapi.papers.errors import PaperNotFound
-from taskapi.runs import RunNotCancellable, RunNotFound
+from taskapi.run_records import RunNotCancellable, RunNotFound, RunStatus
 from taskapi.service import TaskService
-from taskapi.store.base import RunStatus
 from tests.client.conftest import Served
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from taskapi.run_records import PipelineRun
 from taskapi.runs import RunService
 from taskapi.service import TaskService
-from taskapi.store.base import PipelineRun
 from tests.e2e.test_cli_watch import Cli, Processes, plain
 
 pytestmark = pytest.mark.slow

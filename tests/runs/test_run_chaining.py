@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from taskapi.domain import TaskQuery, TaskStatus
+from taskapi.run_records import PipelineRun, RunStatus
 from taskapi.runs import RunService
-from taskapi.store.base import PipelineRun, RunStatus, Store
+from taskapi.store.base import Store
 from tests.worker.helpers import make_worker, running, wait_until
 
 STEPS = ("tests.handlers.pipeline_steps",)

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from taskapi.run_records import RunStatus
 from taskapi.runs import RunService
 from taskapi.service import TaskService
-from taskapi.store.base import RunStatus
 from tests.worker.helpers import subprocess_env, wait_until
 
 pytestmark = pytest.mark.slow

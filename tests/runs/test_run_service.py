@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from taskapi.domain import InvalidInput, TaskNotCancellable, TaskNotFound, TaskQuery, TaskStatus
-from taskapi.runs import STEP_ORDER, RunNotCancellable, RunNotFound, RunService, plan_run
+from taskapi.run_records import RunNotCancellable, RunNotFound, RunStatus
+from taskapi.runs import STEP_ORDER, RunService, plan_run
 from taskapi.service import TaskService
 from taskapi.signals import Signals, TaskSignal
-from taskapi.store.base import RunStatus, Store
+from taskapi.store.base import Store
 from taskapi.worker import load_handlers, params_validators
 
 BUILTIN = params_validators(load_handlers([], builtin=True))

@@ -12,16 +12,9 @@ import threading
 import pytest
 
 from taskapi.domain import EventKind, NewTask, Task, TaskQuery, TaskStatus, TaskType
+from taskapi.run_records import NewRun, PipelineRun, PlannedStep, RunStatus
 from taskapi.runs import RunService
-from taskapi.store.base import (
-    Claim,
-    Completion,
-    NewRun,
-    PipelineRun,
-    PlannedStep,
-    RunStatus,
-    Store,
-)
+from taskapi.store.base import Claim, Completion, Store
 from tests.conftest import wait_until
 
 THREE = (

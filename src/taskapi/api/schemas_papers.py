@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskapi.api.schemas import ApiTime, BodyId, render_time
-from taskapi.papers.records import Paper, PaperFile
-from taskapi.papers.service import MAX_IMPORT, ImportFileResult, ListedPaper, PaperText
+from taskapi.papers.records import ListedPaper, Paper, PaperFile
+from taskapi.papers.service import MAX_IMPORT, ImportFileResult
+from taskapi.papers.texts import PaperText
 
 _PAPER_EXAMPLE = {
     "title": "Attention Is All You Need",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from taskapi.api.schemas import ApiTime, BodyId, render_time
 from taskapi.domain import TaskType
-from taskapi.store.base import PipelineRun, RunStatus
+from taskapi.run_records import PipelineRun, RunStatus
 
 REQUEST_FIELDS = "project_id, query, sources, limit, steps, params"
 """The fields of a start request (named when a body holds another)."""

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from taskapi.cli.exits import EXIT_UNAVAILABLE, EXIT_USAGE, exit_codes, fail, opening, settings_of
 from taskapi.cli.reading import TaskPage, TaskReader
 from taskapi.domain import Task, TaskEvent, decode_cursor, encode_cursor
-from taskapi.papers.service import ImportFileResult, PaperDetail, PaperPage, PaperService
+from taskapi.papers.records import PaperDetail
+from taskapi.papers.service import ImportFileResult, PaperPage, PaperService
+from taskapi.run_records import PipelineRun
 from taskapi.runs import RunService
 from taskapi.service import TaskService, next_cursor
 from taskapi.settings import Settings
-from taskapi.store.base import PipelineRun, Store
+from taskapi.store.base import Store
 
 if TYPE_CHECKING:
     from taskapi.cli.stream import StreamFeed

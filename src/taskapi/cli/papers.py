@@ -27,7 +27,8 @@ from taskapi.cli.exits import EXIT_USAGE, fail
 from taskapi.cli.options import DbOption, JsonOption, ServerOption, TokenOption
 from taskapi.domain import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, InvalidInput
 from taskapi.papers.formats import FORMATS
-from taskapi.papers.service import ImportFileResult, ListedPaper, PaperPage
+from taskapi.papers.records import ListedPaper
+from taskapi.papers.service import ImportFileResult, PaperPage
 
 papers_app = typer.Typer(
     help="The papers library of each project: list, show and import papers.",

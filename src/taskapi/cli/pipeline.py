@@ -38,8 +38,8 @@ from taskapi.cli.backend import Backend, open_backend
 from taskapi.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, until_the_reader_leaves
 from taskapi.cli.options import DbOption, JsonOption, ServerOption, TokenOption
 from taskapi.cli.watch import ticks
+from taskapi.run_records import PipelineRun, RunStatus, RunStep
 from taskapi.runs import STEP_ORDER
-from taskapi.store.base import PipelineRun, RunStatus, RunStep
 
 STEP_STYLES = {
     "waiting": "dim",

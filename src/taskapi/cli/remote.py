@@ -49,11 +49,11 @@ from taskapi.client import (
 )
 from taskapi.domain import InvalidInput, Task, TaskEvent, TaskNotFound, check_id
 from taskapi.papers.formats import read_records
-from taskapi.papers.records import PaperRecord
-from taskapi.papers.service import MAX_IMPORT, ImportFileResult, PaperDetail, PaperPage
+from taskapi.papers.records import PaperDetail, PaperRecord
+from taskapi.papers.service import MAX_IMPORT, ImportFileResult, PaperPage
+from taskapi.run_records import PipelineRun, RunStep
 from taskapi.runs import plan_run
 from taskapi.service import check_new_task, check_status, check_task_type
-from taskapi.store.base import PipelineRun, RunStep
 
 RECORD_FIELDS = (
     "title",

@@ -9,8 +9,8 @@
         print(done.status, done.result)
 
 It loads no web framework or server (FastAPI, Starlette, uvicorn: a test keeps it so) and talks to
-no database itself. The records it answers are the Python API's: ``taskapi.domain.Task`` and
-``TaskEvent``, ``taskapi.store.base.ListedTask`` and ``PipelineRun``, the papers library's ``Paper``,
+no database itself. The records it answers are the Python API's: ``taskapi.domain.Task``,
+``TaskEvent`` and ``ListedTask``, ``taskapi.run_records.PipelineRun``, the papers library's ``Paper``,
 ``ListedPaper``, ``PaperDetail`` and ``PaperText``; only ``TaskChange`` (a stream message),
 ``Page`` and ``ImportedPapers`` are its own. Reads, cancels and keyed creates are retried on 503 and
 connection errors (``RetryPolicy``); ``watch()`` resumes the live stream with ``Last-Event-ID``;

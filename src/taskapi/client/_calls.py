@@ -33,8 +33,9 @@ from taskapi.domain import (
     check_limit,
     encode_cursor,
 )
-from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
-from taskapi.store.base import PipelineRun
+from taskapi.papers.records import ListedPaper, PaperDetail
+from taskapi.papers.texts import PaperText
+from taskapi.run_records import PipelineRun
 
 T = TypeVar("T")
 Decoder = Callable[[Any, httpx.Headers], T]

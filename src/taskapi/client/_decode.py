@@ -20,10 +20,9 @@ import orjson
 
 from taskapi.client._errors import ProtocolError
 from taskapi.domain import EventKind, ListedTask, Task, TaskEvent, TaskStatus
-from taskapi.papers.records import Paper, PaperFile
-from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
-from taskapi.papers.texts import PageText
-from taskapi.store.base import PipelineRun, RunStatus, RunStep
+from taskapi.papers.records import ListedPaper, Paper, PaperDetail, PaperFile
+from taskapi.papers.texts import PageText, PaperText
+from taskapi.run_records import PipelineRun, RunStatus, RunStep
 
 T = TypeVar("T")
 Json = dict[str, Any]

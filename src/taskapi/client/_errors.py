@@ -27,8 +27,7 @@ from taskapi.domain import (
     TaskStatus,
 )
 from taskapi.papers.errors import PaperNotFound
-from taskapi.runs import RunNotCancellable, RunNotFound
-from taskapi.store.base import RunStatus
+from taskapi.run_records import RunNotCancellable, RunNotFound, RunStatus
 
 
 class ClientError(Exception):

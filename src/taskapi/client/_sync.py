@@ -24,8 +24,9 @@ from taskapi.client._errors import ClientError, WaitTimeout, may_have_arrived, t
 from taskapi.client._retry import RetryPolicy
 from taskapi.client._sse import StreamEnded, StreamState, transient
 from taskapi.domain import DEFAULT_LIST_LIMIT, Cursor, ListedTask, Task, TaskEvent, TaskStatus, check_id
-from taskapi.papers.service import ListedPaper, PaperDetail, PaperText
-from taskapi.store.base import PipelineRun
+from taskapi.papers.records import ListedPaper, PaperDetail
+from taskapi.papers.texts import PaperText
+from taskapi.run_records import PipelineRun
 
 T = TypeVar("T")
 # Aliases for annotations inside the class, where ``list`` names a method.

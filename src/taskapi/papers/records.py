@@ -241,3 +241,21 @@ class Paper:
     updated_at: datetime
     file: PaperFile | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPaper:
+    """A paper of a list; with ``q``, its relevance (``score``, higher is better) and the passage that
+    matched (``snippet``: HTML-safe, the matched words in ``<b>...</b>``)."""
+
+    paper: Paper
+    score: float | None = None
+    snippet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaperDetail:
+    """One paper in full, with the summary of its extracted text (``None`` until ``ocr`` read it)."""
+
+    paper: Paper
+    text: dict[str, Any] | None

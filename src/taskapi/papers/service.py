@@ -17,14 +17,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from taskapi.domain import DEFAULT_LIST_LIMIT, InvalidInput, check_id, check_limit, utcnow
 from taskapi.papers._search import InvalidQuery
 from taskapi.papers.errors import PaperFileNotFound, PaperNotFound
 from taskapi.papers.files import FileStore, StoredFile
 from taskapi.papers.formats import ImportedRecord, read_records, record_from_json
-from taskapi.papers.records import Paper, PaperFile
+from taskapi.papers.records import ListedPaper, Paper, PaperDetail, PaperFile
 from taskapi.papers.repository import (
     ImportResult,
     PaperCursor,
@@ -32,7 +31,7 @@ from taskapi.papers.repository import (
     decode_paper_cursor,
     encode_paper_cursor,
 )
-from taskapi.papers.texts import PageText
+from taskapi.papers.texts import PaperText
 
 MAX_IMPORT = 10_000
 """Most records one ``import_papers`` call takes (an import file has no such bound)."""
@@ -45,16 +44,6 @@ PDF_CONTENT_TYPE = "application/pdf"
 _PDF_MAGIC = b"%PDF-"
 _PDF_MAGIC_WITHIN = 1024  # readers accept a little junk before the header; so do we
 _BAD_CURSOR = "not a cursor this API issued for this query (use the X-Next-Cursor header)"
-
-
-@dataclass(frozen=True, slots=True)
-class ListedPaper:
-    """A paper of a list; with ``q``, its relevance (``score``, higher is better) and the passage that
-    matched (``snippet``: HTML-safe, the matched words in ``<b>...</b>``)."""
-
-    paper: Paper
-    score: float | None = None
-    snippet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,26 +65,6 @@ class ImportFileResult:
     ids: list[int]
     attached_pdfs: int
     missing_files: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class PaperDetail:
-    """One paper in full, with the summary of its extracted text (``None`` until ``ocr`` read it)."""
-
-    paper: Paper
-    text: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class PaperText:
-    """A paper's extracted text, page by page, and its length in characters."""
-
-    paper_id: int
-    pages: list[PageText]
-
-    @property
-    def chars(self) -> int:
-        return sum(len(page.text) for page in self.pages)
 
 
 def _query_key(project_id: int | None, q: str) -> str:

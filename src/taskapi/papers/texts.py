@@ -78,3 +78,15 @@ class IndexedDocument:
     abstract: str
     body: str
     score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """A paper's extracted text, page by page, and its length in characters."""
+
+    paper_id: int
+    pages: list[PageText]
+
+    @property
+    def chars(self) -> int:
+        return sum(len(page.text) for page in self.pages)

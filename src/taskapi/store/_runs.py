@@ -16,18 +16,16 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from taskapi.domain import StoreUnavailable
-from taskapi.store.base import (
+from taskapi.run_records import (
     STEP_PRUNED,
     STEP_SKIPPED,
     STEP_WAITING,
-    CancelledTask,
     NewRun,
     PipelineRun,
-    RunCancel,
     RunStatus,
     RunStep,
-    stored_time,
 )
+from taskapi.store.base import CancelledTask, RunCancel, stored_time
 from taskapi.store.db import Tx
 
 RUN_KEY = "pipeline_run"

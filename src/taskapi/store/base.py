@@ -7,7 +7,6 @@ writes from a worker are fenced by ``(id, attempt)`` so a worker that lost its l
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -29,6 +28,7 @@ from taskapi.domain import (
 # The view records moved to the domain (the API and the CLI use them); re-exported for old imports.
 from taskapi.domain import ListedTask as ListedTask
 from taskapi.domain import QueueCounts as QueueCounts
+from taskapi.run_records import NewRun, PipelineRun, RunStatus
 from taskapi.signals import TaskSignal
 from taskapi.store._queries import Component
 from taskapi.store.db import Tx
@@ -114,80 +114,6 @@ class ChangePage:
 
     events: list[TaskEvent]
     now: datetime
-
-
-class RunStatus(enum.StrEnum):
-    """A pipeline run's state: ``running`` from its creation (its first step is a task at once) until
-    its last step completes, a step fails, or it is cancelled."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self is not RunStatus.RUNNING
-
-
-STEP_WAITING = "waiting"
-"""The status of a step of a running run whose task is not created yet (its step before has not completed)."""
-STEP_SKIPPED = "skipped"
-"""The status of a step that will never run: its run failed or was cancelled before it."""
-STEP_PRUNED = "pruned"
-"""The status of a step whose task retention deleted."""
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStep:
-    """One step of a run as planned: its task type and the params its task will get (plus the run's id,
-    ``pipeline_run``, added when the task is created)."""
-
-    task_type: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class NewRun:
-    """A run to start: its steps in order, each with params already checked."""
-
-    project_id: int
-    query: str | None
-    steps: tuple[PlannedStep, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RunStep:
-    """A step of a run as it stands: its task (``None`` until created) and that task's status and
-    progress, or ``waiting`` / ``skipped`` / ``pruned`` (see ``STEP_*``)."""
-
-    position: int
-    task_type: str
-    params: dict[str, Any]
-    task_id: int | None
-    status: str
-    progress: int = 0
-    total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineRun:
-    """A pipeline run: ``current_step`` is the step in flight, or where an ended run ended."""
-
-    id: int
-    project_id: int
-    status: RunStatus
-    query: str | None
-    steps: tuple[RunStep, ...]
-    current_step: int
-    created_at: datetime
-    ended_at: datetime | None
-    error: str
-
-    @property
-    def failed_step(self) -> str | None:
-        """The task type of the step that failed the run (``None`` unless the run failed)."""
-        return self.steps[self.current_step].task_type if self.status is RunStatus.FAILED else None
 
 
 @dataclass(frozen=True, slots=True)

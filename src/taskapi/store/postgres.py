@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from taskapi.run_records import NewRun, PipelineRun
 from taskapi.signals import TaskSignal
 from taskapi.store._pg_base import describe_url as describe_url
 from taskapi.store._pg_reads import PgReads
@@ -32,14 +33,7 @@ from taskapi.store._pg_writes import COPY_FROM as COPY_FROM
 from taskapi.store._pg_writes import PgWrites
 from taskapi.store._queries import LIST_FILTERS
 from taskapi.store._runs import cancel_run, create_run, list_runs, read_run
-from taskapi.store.base import (
-    DEFAULT_ACTOR,
-    CancelledTask,
-    NewRun,
-    PipelineRun,
-    RunCancel,
-    cancel_signals,
-)
+from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, RunCancel, cancel_signals
 from taskapi.store.db import PostgresTx, Tx
 
 _LIST_FILTERS = LIST_FILTERS

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 
 from taskapi.domain import utcnow
+from taskapi.run_records import NewRun, PipelineRun
 from taskapi.signals import TaskSignal
 from taskapi.store._queries import LIST_FILTERS
 from taskapi.store._runs import cancel_run, create_run, list_runs, read_run
@@ -30,7 +31,7 @@ from taskapi.store._sqlite_rows import format_time as format_time
 from taskapi.store._sqlite_rows import parse_time as parse_time
 from taskapi.store._sqlite_work import SQLiteWork
 from taskapi.store._sqlite_writes import SQLiteWrites
-from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, NewRun, PipelineRun, RunCancel
+from taskapi.store.base import DEFAULT_ACTOR, CancelledTask, RunCancel
 from taskapi.store.db import SQLiteTx, Tx
 
 # The names the migration tests reach for here.
