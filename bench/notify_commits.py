@@ -32,18 +32,19 @@ def variants() -> dict[str, tuple[str, ...]]:
     """The create's statements each way, with their parameters bound as literals (``parallel`` runs
     plain SQL)."""
     one = load_queries("postgres")["postgres.task_insert_one"]
+    note = '\'{"kind": "created", "task_type": "index"}\''  # the payload the store builds per type
     bound = (
         one.replace("%(project_id)s", "1")
         .replace("%(task_type)s", "'index'")
         .replace("%(params)s", "'{}'")
         .replace("%(actor)s", "'api'")
+        .replace("%(note)s", note)
     )
     # The same CTE without its two notifications (``announced`` and ``changed``).
     silent = re.sub(r", announced AS \(.*?\n\), changed AS \(.*?\n\)", "", bound, flags=re.DOTALL)
     silent = silent.replace(" CROSS JOIN announced CROSS JOIN changed", "")
     if "pg_notify" in silent:
         raise RuntimeError("postgres.task_insert_one changed shape: update bench.notify_commits")
-    note = '\'{"kind": "created", "task_type": "index"}\''
     return {
         "NOTIFY in the create's transaction (as shipped)": (bound,),
         "NOTIFY in its own statement after the commit": (silent, AFTER.replace("%(note)s", note)),

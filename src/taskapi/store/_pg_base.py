@@ -1,7 +1,8 @@
 """The PostgreSQL store's connections: the pool, the circuit, and what a failure is called.
 
-Every statement of the store runs on a connection from ``_connection``, which is where psycopg's
-errors become the domain's: connection failures and pool timeouts ``StoreUnavailable``, transient
+Every statement of the store runs on a connection from ``_connection`` (or ``_fetch_rows``, its form
+for one statement on the connection's kept cursor), which is where psycopg's errors become the
+domain's (``_domain_error``): connection failures and pool timeouts ``StoreUnavailable``, transient
 transaction aborts (deadlock, serialization) its kind ``StoreConflict``, a full disk ``StoreFull``.
 The mixins that hold the store's operations (``_pg_writes``, ``_pg_work``, ``_pg_reads``) subclass
 ``PgBase`` and so reach the pool by a plain method call.
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 from psycopg import conninfo as pg_conninfo
-from psycopg.rows import dict_row
+from psycopg.rows import TupleRow, dict_row
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from taskapi.domain import StoreConflict, StoreFull, StoreUnavailable
@@ -54,6 +55,21 @@ def fetch(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any] | None
         return cursor.fetchall() if cursor.description is not None else []
 
 
+class PooledConnection(psycopg.Connection[TupleRow]):
+    """The pool's connections: each keeps one cursor for the store's hottest statement (the single
+    create), since a cursor made per call costs more client CPU than the statement's parameters."""
+
+    _kept: psycopg.Cursor[TupleRow] | None = None
+
+    def kept_cursor(self) -> psycopg.Cursor[TupleRow]:
+        """This connection's kept cursor (tuple rows); the pool hands a connection to one caller at a
+        time, so its cursor is never shared either."""
+        cursor = self._kept
+        if cursor is None or cursor.closed:
+            cursor = self._kept = self.cursor()
+        return cursor
+
+
 class PgBase:
     """The pool and everything about a connection; ``PostgresStore`` documents the arguments."""
 
@@ -77,12 +93,14 @@ class PgBase:
             self._queries["postgres.listen_changes"],
             timeout,
         )
+        self._created_notes: dict[str, str] = {}  # a create's NOTIFY payload per task type (_pg_writes)
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in settings:  # a dead host must not hang a call for minutes
             kwargs["connect_timeout"] = max(1, round(timeout))
         self._connect_timeout = int(settings.get("connect_timeout") or kwargs["connect_timeout"])
         self._pool = ConnectionPool(
             url,
+            connection_class=PooledConnection,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
@@ -117,25 +135,54 @@ class PgBase:
         return str(exc)
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self) -> Iterator[PooledConnection]:
         """A pooled connection; a lost server or an exhausted pool becomes ``StoreUnavailable``.
 
         While the server is known to be down (the circuit is open: a connection broke or the pool
         timed out, and no probe has reached the server since) a call fails at once instead of
-        waiting ``timeout`` for a connection that will not come."""
+        waiting ``timeout`` for a connection that will not come. ``getconn``/``putconn`` rather than
+        the pool's ``connection()``: its ``with conn`` only adds a commit that autocommit makes
+        empty, and ``putconn`` already rolls back a connection left in a transaction."""
         self._circuit.check()
-        used: psycopg.Connection[Any] | None = None
+        used: PooledConnection | None = None
         try:
-            with self._pool.connection() as conn:
-                used = conn
-                yield conn
-        except psycopg.errors.DiskFull as exc:  # SQLSTATE 53100: the server is up, its disk is full
-            raise StoreFull(f"PostgreSQL at {self.where} is out of disk space: {exc}") from exc
-        except _CONFLICTS as exc:  # the server is up and fine; the same call again may well succeed
-            raise StoreConflict(f"PostgreSQL at {self.where} aborted a transaction: {exc}") from exc
-        except _TRANSIENT as exc:
+            used = self._pool.getconn()
+            try:
+                yield used
+            finally:
+                self._pool.putconn(used)
+        except psycopg.Error as exc:
+            if (mapped := self._domain_error(exc, used)) is None:
+                raise
+            raise mapped from exc
+
+    def _fetch_rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """``_connection`` for one statement in autocommit, on the connection's kept cursor: its rows
+        as tuples. The creates' path, without a context manager's frames."""
+        self._circuit.check()
+        used: PooledConnection | None = None
+        try:
+            used = self._pool.getconn()
+            try:
+                return used.kept_cursor().execute(sql, params).fetchall()
+            finally:
+                self._pool.putconn(used)
+        except psycopg.Error as exc:
+            if (mapped := self._domain_error(exc, used)) is None:
+                raise
+            raise mapped from exc
+
+    def _domain_error(self, exc: psycopg.Error, used: PooledConnection | None) -> Exception | None:
+        """The domain's error for a failed call on ``used`` (``None``: raise psycopg's own, e.g. a
+        ``DataError`` the caller turns into ``ValueError``)."""
+        if isinstance(exc, psycopg.errors.DiskFull):  # SQLSTATE 53100: the server is up, its disk is full
+            return StoreFull(f"PostgreSQL at {self.where} is out of disk space: {exc}")
+        if isinstance(exc, _CONFLICTS):  # the server is up and fine; the same call again may well succeed
+            return StoreConflict(f"PostgreSQL at {self.where} aborted a transaction: {exc}")
+        if isinstance(exc, _TRANSIENT):
             self._after_failure(exc, used)
-            raise StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {exc}") from exc
+            return StoreUnavailable(f"PostgreSQL at {self.where} is unavailable: {exc}")
+        return None
 
     def _after_failure(self, exc: psycopg.OperationalError, used: psycopg.Connection[Any] | None) -> None:
         """Open the circuit when the server is gone: the pool timed out waiting for a connection, or

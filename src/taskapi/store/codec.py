@@ -1,7 +1,8 @@
 """The one payload format of an announcement (a task created or cancelled), for every carrier.
 
-PostgreSQL's NOTIFY payloads (built in SQL by ``json_build_object`` with the same keys) and SQLite's
-host datagrams (built here) are the same JSON object: ``kind``, ``task_id``, ``task_type``,
+PostgreSQL's NOTIFY payloads (a create's built here by the store, once per task type; a cancel's in
+SQL by ``json_build_object`` with the same keys) and SQLite's host datagrams (built here) are the
+same JSON object: ``kind``, ``task_id``, ``task_type``,
 ``worker_id`` and ``origin``, the token of the store object that published it. A store delivers its
 own announcements to its subscribers directly, after its commit, so a listener drops a payload whose
 origin is its own store's: each subscriber hears each announcement once.

@@ -39,19 +39,19 @@ INSERT INTO schema_migrations (version, applied_at) VALUES (%(version)s::text, c
 -- A whole batch in one statement. statement_timestamp() is one value for the statement, so a batch
 -- shares one created_at (as in SQLite, ties are broken by id); ids follow the order of the arrays.
 -- One NOTIFY per task type (delivered at commit): idle workers of that type wake and claim at once.
+-- The payloads come built (``codec``'s format, one per distinct type): no JSON built per statement.
 WITH inserted AS (
     INSERT INTO tasks (project_id, task_type, params, created_at)
     SELECT n.project_id, n.task_type, n.params, statement_timestamp()
     FROM unnest(%(project_ids)s::bigint[], %(task_types)s::text[], %(params)s::text[]::jsonb[])
          WITH ORDINALITY AS n (project_id, task_type, params, position)
     ORDER BY n.position
-    RETURNING id, task_type, created_at
+    RETURNING id, created_at
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted ORDER BY id
 ), announced AS (
-    SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t.task_type, 'origin', current_setting('taskapi.origin', true))::text))
-    FROM (SELECT DISTINCT task_type FROM inserted) AS t
+    SELECT count(pg_notify('taskapi', note)) FROM unnest(%(notes)s::text[]) AS note
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '')
 )
@@ -59,17 +59,17 @@ SELECT inserted.id, inserted.created_at FROM inserted CROSS JOIN announced CROSS
 
 -- name: postgres.task_insert_one
 -- task_insert for one task (the API's and most callers' case): a plain VALUES row instead of unnest,
--- sort and DISTINCT; same writes (the row, its created event, the two notifications).
+-- sort and DISTINCT; same writes (the row, its created event, the two notifications). The payload
+-- of the 'taskapi' notification comes built by the store (``codec``'s format, cached per task type).
 WITH inserted AS (
     INSERT INTO tasks (project_id, task_type, params, created_at)
     VALUES (%(project_id)s::bigint, %(task_type)s::text, %(params)s::jsonb, statement_timestamp())
-    RETURNING id, task_type, created_at
+    RETURNING id, created_at
 ), logged AS (
     INSERT INTO task_events (task_id, at, kind, attempt, actor, detail)
     SELECT id, created_at, 'created', 0, %(actor)s::text, '' FROM inserted
 ), announced AS (
-    SELECT pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', task_type, 'origin', current_setting('taskapi.origin', true))::text) AS sent
-    FROM inserted
+    SELECT pg_notify('taskapi', %(note)s::text) AS sent
 ), changed AS (
     SELECT pg_notify('taskapi_changes', '')
 )
@@ -448,8 +448,9 @@ LISTEN taskapi_changes
 -- name: postgres.task_id_block
 -- The bulk path (COPY), first statement of its transaction: the batch's ids drawn from the table's
 -- own sequence (never reused; in the order drawn, answered sorted), their created events and the
--- notifications (delivered at the commit, after the COPY that writes the tasks), and the one
--- created_at of the batch. The events go first so that the ids never travel back to the server.
+-- notifications (delivered at the commit, after the COPY that writes the tasks; payloads built by the
+-- store, one per task type), and the one created_at of the batch. The events go first so that the
+-- ids never travel back to the server.
 WITH drawn AS MATERIALIZED (
     SELECT nextval((SELECT pg_get_serial_sequence('tasks', 'id'))::regclass) AS id
     FROM generate_series(1, %(count)s::int)
@@ -459,8 +460,7 @@ WITH drawn AS MATERIALIZED (
 )
 SELECT (SELECT array_agg(id ORDER BY id) FROM drawn) AS ids,
        statement_timestamp() AS now,
-       (SELECT count(pg_notify('taskapi', json_build_object('kind', 'created', 'task_type', t, 'origin', current_setting('taskapi.origin', true))::text))
-        FROM unnest(%(task_types)s::text[]) AS t) AS announced,
+       (SELECT count(pg_notify('taskapi', note)) FROM unnest(%(notes)s::text[]) AS note) AS announced,
        pg_notify('taskapi_changes', '') AS changed
 
 -- name: postgres.task_copy
