@@ -71,6 +71,15 @@ def _copy_chunks(ids: list[int], news: Sequence[NewTask], texts: list[str], stam
         )
 
 
+def _flushing(cursor: psycopg.Cursor[Any]) -> LibpqWriter:
+    """A COPY writer that sends each chunk on ``write``: psycopg 3.3.9 holds writes back up to its
+    ``flush_threshold`` (1 MiB) unless told 0; earlier versions flush every write already."""
+    try:
+        return LibpqWriter(cursor, flush_threshold=0)
+    except TypeError:  # psycopg before 3.3.9: no such argument, and no holding back
+        return LibpqWriter(cursor)
+
+
 def _task_types(news: Sequence[NewTask]) -> list[str]:
     """The batch's distinct task types, in the order of their first task (as ``created_signals``)."""
     return list(dict.fromkeys(str(new.task_type) for new in news))
@@ -156,16 +165,16 @@ class PgWrites(PgBase):
             assert block is not None  # an aggregate answers one row
             ids: list[int] = block[0]
             now: datetime = block[1]
-            with conn.cursor() as cursor:
-                # flush_threshold=0: each chunk is on its way to the server when ``write`` returns
-                writer = LibpqWriter(cursor, flush_threshold=0)
-                with cursor.copy(self._queries["postgres.task_copy"], writer=writer) as copy:
-                    for chunk in _copy_chunks(ids, news, texts, now.isoformat()):
-                        copy.write(chunk)
-                    # Built while the server inserts the rows; leaving the blocks still ends the
-                    # COPY and commits before the tasks are answered.
-                    at = now.astimezone(UTC)
-                    created = [created_task(task_id, at, new) for task_id, new in zip(ids, news, strict=True)]
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(self._queries["postgres.task_copy"], writer=_flushing(cursor)) as copy,
+            ):
+                for chunk in _copy_chunks(ids, news, texts, now.isoformat()):
+                    copy.write(chunk)
+                # Built while the server inserts the rows; leaving the blocks still ends the COPY
+                # and commits before the tasks are answered.
+                at = now.astimezone(UTC)
+                created = [created_task(task_id, at, new) for task_id, new in zip(ids, news, strict=True)]
         return created
 
     def task_create_keyed(
