@@ -56,7 +56,9 @@ TARGETS = (
     Target(">= 2,500/s", _is("drain", "postgres", "def, 1 worker"), 2500),
     Target(">= 5,000/s", _is("drain", "sqlite", "async, 1 worker"), 5000),
     Target(">= 2,500/s", _is("drain", "sqlite", "def, 1 worker"), 2500),
-    Target("p50 <= 2 ms", _is("pickup", None, "async, " + PY_PICKUP, "def, " + PY_PICKUP), 2.0, at_most=True),
+    Target(
+        "p50 <= 2 ms", _is("pickup", "sqlite", "async, " + PY_PICKUP, "def, " + PY_PICKUP), 2.0, at_most=True
+    ),
     Target("p95 <= 10 ms", _is("cancel", "postgres", "def, cooperative", "async"), 10.0, at_most=True),
     Target(">= 2,500/s, ahead of PgQueuer", _is("create", "postgres", "Python"), 2500, ahead_of="pgqueuer"),
     Target(">= 2,500/s", _is("create", "sqlite", HTTP_CREATE), 2500),
@@ -73,6 +75,13 @@ def target_of(row: Row, rows: list[Row]) -> tuple[str, bool | None]:
         return _list_target(row, [r for r in rows if r.metric == "list" and r.system == OURS])
     if row.system == OURS and row.metric == "pickup" and HTTP_PICKUP in row.variant:
         return _http_pickup_target(row, rows)
+    if (
+        row.system == OURS
+        and row.metric == "pickup"
+        and row.backend == "postgres"
+        and PY_PICKUP in row.variant
+    ):
+        return _pg_pickup_target(row)
     for target in TARGETS:
         if target.applies(row):
             if row.value is None:
@@ -92,8 +101,19 @@ def target_of(row: Row, rows: list[Row]) -> tuple[str, bool | None]:
     return "", None
 
 
+def _pg_pickup_target(row: Row) -> tuple[str, bool | None]:
+    """Issue 12: PostgreSQL pickup p50 <= 2 ms, "create returns -> handler starts" (the row's figure
+    is from the call, the issue's from the return: it is in ``extra``)."""
+    after = row.extra.get("p50_from_return")
+    if after is None:
+        return "p50 <= 2 ms from the create's return", None
+    return f"p50 <= 2 ms from the create's return ({after:.2f} ms)", after <= 2.0
+
+
 def _http_pickup_target(row: Row, rows: list[Row]) -> tuple[str, bool | None]:
-    """Issue 12: a pickup from an HTTP create within 1 ms of the Python API's (same store, handler)."""
+    """Issue 12: a pickup from an HTTP create within 1 ms of the Python API's (same store, handler),
+    both from the create's return as the issue measures a pickup; the figures from the call (which
+    add the HTTP create's own time) are in the rows."""
     kind = row.variant.split(",")[0]
     python = next(
         (
@@ -108,8 +128,11 @@ def _http_pickup_target(row: Row, rows: list[Row]) -> tuple[str, bool | None]:
     )
     if python is None or python.value is None or row.value is None:
         return "p50 within 1 ms of create()'s", None
-    limit = python.value + 1.0
-    return f"p50 <= {limit:.2f} ms (create()'s + 1 ms)", row.value <= limit
+    ours, theirs = row.extra.get("p50_from_return"), python.extra.get("p50_from_return")
+    if ours is None or theirs is None:
+        return "p50 within 1 ms of create()'s, from the return", None
+    limit = theirs + 1.0
+    return f"from the return: {ours:.2f} <= {limit:.2f} ms (create()'s + 1 ms)", ours <= limit
 
 
 def _list_target(row: Row, list_rows: list[Row]) -> tuple[str, bool | None]:
