@@ -2,19 +2,30 @@
 
 Loads N tasks straight into a fresh, migrated store (SQLite: ``executemany`` in one transaction;
 PostgreSQL: ``COPY``; the secondary indexes are dropped first and built afterwards, as the schema
-defines them), then serves it with a real ``taskapi serve --no-worker --processes 2`` and has 8 concurrent
-clients ask ``GET /api/v1/tasks?project_id=1&status=completed&limit=50`` and the next keyset page
-(the ``X-Next-Cursor`` of the first); and, when ``wrk`` is installed, page 1 from ``wrk`` with 8
-connections for 5 s (a client that takes far less of the machine). Prints p50/p99 per page. Standalone::
+defines them), or reuses the one a run with ``--keep`` left; serves it with a real
+``taskapi serve --no-worker --processes 2`` (retention off: see ``_serving``) and, after a warm-up,
+has 8 concurrent clients ask ``GET /api/v1/tasks?project_id=1&status=completed&limit=50`` and the
+next keyset page (the ``X-Next-Cursor`` of the first); and, when ``wrk`` is installed, page 1 from
+``wrk`` with 8 connections for 5 s. Prints p50/p99 per page.
 
-    .venv/bin/python -m bench.list_latency --rows 100000 [--backend sqlite|postgres]
+The clients are processes by default (``--clients-as threads``: threads of this process, as until
+issue 12). Either way they are Python: they take about as much CPU per request as the server does,
+on the same cores, and their share shows up in the latency; ``wrk`` takes 2-3 % of that, and its
+figures are the server's. To tell what a tail is made of, the run also prints the server processes'
+CPU and their wait for a CPU per request (``/proc/PID/task/*/schedstat``), how it was split between
+them (one process holding most connections shows here), the clients' CPU, and the slowest requests
+with their time (``--gc-log``: and the served processes' gen-2 collections around them). Standalone::
+
+    .venv/bin/python -m bench.list_latency --rows 100000 [--backend sqlite|postgres] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -23,16 +34,32 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from multiprocessing import get_context
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg import sql
 
-from bench.common import DEFAULT_PG, Row, percentile
-from bench.ours import TASKS, Setup, serving, store_url
+from bench.common import (
+    DEFAULT_PG,
+    Row,
+    descendants,
+    free_port,
+    percentile,
+    start,
+    stop,
+    taskapi_command,
+    taskapi_env,
+    wait_for,
+    with_database,
+)
+from bench.ours import TASKS, Setup, store_url
 from taskapi.domain import TaskStatus, TaskType
 from taskapi.service import TaskService
 from taskapi.store.sqlite import format_time
@@ -43,12 +70,16 @@ COLUMNS = (
 )
 PROJECTS = 200
 STATUS_WEIGHTS = {
-    TaskStatus.COMPLETED: 80,
+    TaskStatus.COMPLETED: 82,
     TaskStatus.PENDING: 10,
     TaskStatus.FAILED: 5,
     TaskStatus.CANCELLED: 3,
-    TaskStatus.RUNNING: 2,
 }
+"""No running tasks: the store has them only while a worker holds their lease (a few dozen), and 2 %
+of 10,000,000 (200,000, as this bench had until issue 12) made the rescue pass of the serving process,
+every 5 s, walk them all: 830 ms on SQLite, 1 GB read on PostgreSQL, a stall of its own in the tail."""
+DATA_VERSION = 2
+"""Of the generated data: a kept store of another version is loaded again."""
 TYPE_WEIGHTS = {
     TaskType.SEARCH: 30,
     TaskType.CRAWL: 25,
@@ -174,40 +205,275 @@ def _insert_sqlite(path: str, count: int) -> None:
         conn.close()
 
 
-def _client(base_url: str, rounds: int, first: list[float], second: list[float]) -> None:
+Sample = tuple[float, float]
+"""A request: when it began (``time.time()``, one clock for every process here) and its latency, ms."""
+
+
+def _client(base_url: str, rounds: int, first: list[Sample], second: list[Sample]) -> None:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for _ in range(rounds):
-            began = time.perf_counter()
+            at, began = time.time(), time.perf_counter()
             page = client.get(TASKS, params=QUERY)
-            first.append((time.perf_counter() - began) * 1000)
+            first.append((at, (time.perf_counter() - began) * 1000))
             page.raise_for_status()
             cursor = page.headers["x-next-cursor"]
-            began = time.perf_counter()
+            at, began = time.time(), time.perf_counter()
             client.get(TASKS, params={**QUERY, "cursor": cursor}).raise_for_status()
-            second.append((time.perf_counter() - began) * 1000)
+            second.append((at, (time.perf_counter() - began) * 1000))
 
 
-def measure_list(setup: Setup, backend: str, rows: int, rounds: int) -> list[Row]:
-    with store_url(setup, backend, f"list_{rows}") as url:
-        print(f"  list: loading {rows:,} rows into {backend} ...", file=sys.stderr, flush=True)
-        seconds = bulk_load(url, rows)
-        with serving(setup, url, "--no-worker", "--processes", str(PROCESSES)) as (client, _):
-            base = str(client.base_url)
-            warm_first: list[float] = []
-            _client(base, 5, warm_first, [])  # warm-up: caches, connections
-            first: list[float] = []
-            second: list[float] = []
-            threads = [
-                threading.Thread(target=_client, args=(base, rounds, first, second)) for _ in range(CLIENTS)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+def _client_process(
+    base_url: str, rounds: int, go: Barrier, out: Queue[tuple[list[Sample], list[Sample]]]
+) -> None:
+    first: list[Sample] = []
+    second: list[Sample] = []
+    go.wait()
+    _client(base_url, rounds, first, second)
+    out.put((first, second))
+
+
+def _run_clients(base: str, rounds: int, clients_as: str) -> tuple[list[Sample], list[Sample]]:
+    """``CLIENTS`` clients, each ``rounds`` first+next page pairs: threads of this process (they share
+    its interpreter lock, so their own queueing for it counts as latency) or processes of their own."""
+    first: list[Sample] = []
+    second: list[Sample] = []
+    if clients_as == "threads":
+        threads = [
+            threading.Thread(target=_client, args=(base, rounds, first, second)) for _ in range(CLIENTS)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return first, second
+    context = get_context("fork")
+    go = context.Barrier(CLIENTS)
+    out: Queue[tuple[list[Sample], list[Sample]]] = context.Queue()
+    processes = [
+        context.Process(target=_client_process, args=(base, rounds, go, out)) for _ in range(CLIENTS)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        got_first, got_second = out.get(timeout=600)
+        first += got_first
+        second += got_second
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a client process exited with code {process.exitcode}")
+    return first, second
+
+
+# -- keeping a loaded store -------------------------------------------------------------------------
+
+
+@contextmanager
+def loaded_store(
+    setup: Setup, backend: str, rows: int, keep: Path | None
+) -> Iterator[tuple[str, float | None]]:
+    """A store holding ``rows`` generated tasks, and the seconds its load took (``None``: reused).
+
+    Without ``keep``, a fresh one removed afterwards. With it, the store is kept (SQLite: a file in
+    ``keep``; PostgreSQL: a database named after ``rows``) and reused by the next run of the same
+    size: nothing writes to it while it is measured (the server's retention is off, see ``_serving``).
+    A load that did not finish leaves no mark and is redone."""
+    if keep is None:
+        with store_url(setup, backend, f"list_{rows}") as url:
+            print(f"  list: loading {rows:,} rows into {backend} ...", file=sys.stderr, flush=True)
+            yield url, bulk_load(url, rows)
+        return
+    if backend == "postgres":
+        assert setup.pg_admin is not None
+        yield _kept_postgres(setup.pg_admin, rows)
+    else:
+        yield _kept_sqlite(keep, rows)
+
+
+def _kept_sqlite(keep: Path, rows: int) -> tuple[str, float | None]:
+    keep.mkdir(parents=True, exist_ok=True)
+    path = keep / f"list_{rows}.db"
+    mark = keep / f"list_{rows}.db.loaded-v{DATA_VERSION}"
+    url = f"sqlite:///{path}"
+    if mark.exists():
+        return url, None
+    for stale in [path, *keep.glob(f"{path.name}-*"), *keep.glob(f"{path.name}.loaded*")]:
+        stale.unlink(missing_ok=True)
+    print(f"  list: loading {rows:,} rows into {path} (kept) ...", file=sys.stderr, flush=True)
+    seconds = bulk_load(url, rows)
+    mark.write_text(f"{rows}\n")
+    return url, seconds
+
+
+def _kept_postgres(admin: str, rows: int) -> tuple[str, float | None]:
+    name = f"taskapi_list_kept_{rows}"
+    mark = f"loaded {rows} rows, data version {DATA_VERSION}"
+    url = with_database(admin, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if found is not None and found[0] == mark:
+            return url, None
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    print(f"  list: loading {rows:,} rows into database {name} (kept) ...", file=sys.stderr, flush=True)
+    seconds = bulk_load(url, rows)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(mark)))
+    return url, seconds
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+GC_PROBE = """\
+import gc, os, time
+_path = os.environ.get("BENCH_GC_LOG")
+if _path:
+    _began = [0.0, 0.0]
+    def _probe(phase, info):
+        if phase == "start":
+            _began[:] = time.perf_counter(), time.thread_time()
+            return
+        took = (time.perf_counter() - _began[0]) * 1000
+        cpu = (time.thread_time() - _began[1]) * 1000
+        if info["generation"] == 2 or took >= 1.0:
+            with open(f"{_path}.{os.getpid()}", "a") as out:
+                out.write(f"{time.time():.6f} {info['generation']} {took:.3f} {cpu:.3f}\\n")
+    gc.callbacks.append(_probe)
+"""
+"""A ``sitecustomize`` for the served processes. ``BENCH_GC_LOG``: every generation-2 collection, and
+any other of 1 ms or more, as ``time gen ms cpu_ms`` lines (wall time and the thread's CPU time) in a
+file per process."""
+
+
+@contextmanager
+def _serving(
+    setup: Setup, url: str, *, retention: bool, gc_log: Path | None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``taskapi serve --no-worker --processes 2`` on ``url``; its base URL once it answers.
+
+    Retention is off unless asked for: the generated tasks span 90 days and the shipped retention is
+    30, so a server's first pass would delete about 60 % of them in batches of 1,000 while the clients
+    measure (a one-off that a store in steady state does not have, and that leaves far fewer rows)."""
+    extra = {"TASKAPI_LOG_LEVEL": "warning"}
+    if not retention:
+        extra["TASKAPI_RETENTION_DAYS"] = "0"
+    env = taskapi_env(**extra)
+    if gc_log is not None:
+        probe = setup.workdir / "gcprobe"
+        probe.mkdir(exist_ok=True)
+        (probe / "sitecustomize.py").write_text(GC_PROBE)
+        env["PYTHONPATH"] = f"{probe}{os.pathsep}{env['PYTHONPATH']}"
+    if gc_log is not None:
+        env["BENCH_GC_LOG"] = str(gc_log)
+    port = free_port()
+    command = taskapi_command(
+        "serve", "--db", url, "--port", str(port), "--no-worker", "--processes", str(PROCESSES)
+    )
+    process = start(command, env, setup.workdir / "serve.log")
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"taskapi serve exited with {process.returncode}: see {setup.workdir}/serve.log"
+            )
+        try:
+            return httpx.get(f"{base}{TASKS}", params={"limit": 1}).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(answers, 120, "taskapi serve to answer", interval=0.05)
+        yield base, process
+    finally:
+        stop(process)
+
+
+def _sched(pids: list[int]) -> dict[int, tuple[float, float]]:
+    """Per process, seconds on a CPU and seconds runnable but waiting for one (all its threads, from
+    ``/proc/PID/task/*/schedstat``): the wait is what other processes of a busy machine cost it."""
+    out = {}
+    for pid in pids:
+        ran = waited = 0
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                fields = (task / "schedstat").read_text().split()
+            except OSError:
+                continue
+            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+        out[pid] = (ran / 1e9, waited / 1e9)
+    return out
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its reaped children (client processes, wrk)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _phase(
+    before: dict[int, tuple[float, float]], after: dict[int, tuple[float, float]], requests: int
+) -> str:
+    ran = {pid: after[pid][0] - before[pid][0] for pid in before}
+    waited = sum(after[pid][1] - before[pid][1] for pid in before)
+    total = max(sum(ran.values()), 1e-9)
+    split = " / ".join(f"{spent / total:.0%}" for spent in ran.values() if spent > 0.001)
+    return (
+        f"server CPU {total / requests * 1e6:.0f} us/request (split over its processes: {split}),"
+        f" waited for a CPU {waited * 1000:.0f} ms ({waited / requests * 1e6:.0f} us/request)"
+    )
+
+
+def measure_list(
+    setup: Setup,
+    backend: str,
+    rows: int,
+    rounds: int,
+    *,
+    keep: Path | None = None,
+    clients_as: str = "processes",
+    retention: bool = False,
+    gc_log: bool = False,
+) -> list[Row]:
+    load = os.getloadavg()[0]
+    with loaded_store(setup, backend, rows, keep) as (url, seconds):
+        log = setup.workdir / "gc.log" if gc_log else None
+        with _serving(setup, url, retention=retention, gc_log=log) as (
+            base,
+            process,
+        ):
+            first_warm: list[Sample] = []
+            _client(base, 20, first_warm, [])  # warm-up: caches, connections, both pages' plans
+            children = descendants(process.pid)
+            sched, own = _sched(children), _own_cpu()
+            began = time.time()
+            first, second = _run_clients(base, rounds, clients_as)
+            ended = time.time()
+            sched_clients, own_clients = _sched(children), _own_cpu()
             native = _wrk_page(base, setup.workdir) if shutil.which("wrk") else None
+            wrk_ended = time.time()
+            sched_wrk, own_wrk = _sched(children), _own_cpu()
+    requests = len(first) + len(second)
+    server_us = sum(sched_clients[pid][0] - sched[pid][0] for pid in sched) / requests * 1e6
+    print(
+        f"  {backend} {rows:,} rows, load {load:.2f}; clients as {clients_as}: {requests:,} requests in"
+        f" {ended - began:.1f} s, {_phase(sched, sched_clients, requests)};"
+        f" the clients' CPU {(own_clients - own) / requests * 1e6:.0f} us/request",
+        file=sys.stderr,
+    )
+    if native is not None:
+        print(
+            f"  wrk: {_phase(sched_clients, sched_wrk, native[2])};"
+            f" wrk's CPU {(own_wrk - own_clients) / native[2] * 1e6:.0f} us/request",
+            file=sys.stderr,
+        )
+    _print_slowest(first + second, (began, ended, wrk_ended), log)
     out = []
     for page, samples in (("page 1", first), ("next page (keyset)", second)):
-        p50, p99 = percentile(samples, 50), percentile(samples, 99)
+        latencies = [ms for _, ms in samples]
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         out.append(
             Row(
                 "list",
@@ -216,18 +482,20 @@ def measure_list(setup: Setup, backend: str, rows: int, rounds: int) -> list[Row
                 f"{rows:,} rows, {page}",
                 p99,
                 "ms p99",
-                note=f"{CLIENTS} concurrent clients, serve --processes {PROCESSES}",
+                note=f"{CLIENTS} concurrent client {clients_as}, serve --processes {PROCESSES}",
                 extra={
                     "rows": rows,
                     "p50": p50,
                     "p99": p99,
                     "samples": len(samples),
                     "load_seconds": seconds,
+                    "load": load,
+                    "server_cpu_us": server_us,
                 },
             )
         )
     if native is not None:
-        p50, p99, requests = native
+        p50, p99, count = native
         out.append(
             Row(
                 "list",
@@ -236,12 +504,55 @@ def measure_list(setup: Setup, backend: str, rows: int, rounds: int) -> list[Row
                 f"{rows:,} rows, page 1 (wrk)",
                 p99,
                 "ms p99",
-                note=f"wrk, {CLIENTS} connections for {WRK_SECONDS} s: {requests:,} requests;"
+                note=f"wrk, {CLIENTS} connections for {WRK_SECONDS} s: {count:,} requests;"
                 f" serve --processes {PROCESSES}",
-                extra={"rows": rows, "p50": p50, "p99": p99, "requests": requests, "load_seconds": seconds},
+                extra={"rows": rows, "p50": p50, "p99": p99, "requests": count, "load_seconds": seconds},
             )
         )
     return out
+
+
+def _print_slowest(
+    samples: list[Sample], window: tuple[float, float, float], gc_log: Path | None, count: int = 10
+) -> None:
+    """The slowest requests, when they began (seconds into the run), and the served processes' gen-2
+    (or >= 1 ms) collections that overlapped them; ``window``: when the clients began, ended, and
+    when wrk ended."""
+    began, ended, wrk_ended = window
+    collections: list[tuple[float, int, float, float]] = []
+    if gc_log is not None:
+        for path in gc_log.parent.glob(f"{gc_log.name}.*"):
+            for line in path.read_text().splitlines():
+                when, gen, took, cpu = line.split()
+                collections.append((float(when), int(gen), float(took), float(cpu)))
+        for what, start_at, end_at in (("the clients", began, ended), ("wrk", ended, wrk_ended)):
+            seen = [c for c in collections if start_at <= c[0] <= end_at]
+            worst = max((c[2] for c in seen), default=0.0)
+            gen2 = sum(1 for c in seen if c[1] == 2)
+            print(
+                f"  gc in the served processes while {what} ran: {len(seen)} logged collections,"
+                f" gen 2: {gen2}, the longest {worst:.1f} ms",
+                file=sys.stderr,
+            )
+        during = [c for c in collections if began <= c[0] <= wrk_ended]
+        for finished, generation, spent, spent_cpu in sorted(during, key=lambda c: c[2], reverse=True)[
+            :count
+        ]:
+            print(
+                f"    gc: ended +{finished - began:7.3f} s  gen{generation} {spent:6.1f} ms"
+                f" ({spent_cpu:.1f} ms CPU)",
+                file=sys.stderr,
+            )
+    for at, ms in sorted(samples, key=lambda s: s[1], reverse=True)[:count]:
+        hits = [
+            f"gen{g} {took:.1f} ms"
+            for end, g, took, _ in collections
+            if at - 0.001 <= end <= at + ms / 1000 + 0.001
+        ]
+        clock = datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S.%f")[:-3]
+        print(
+            f"    slow: +{at - began:7.3f} s ({clock} UTC)  {ms:6.1f} ms  {', '.join(hits)}", file=sys.stderr
+        )
 
 
 def _wrk_page(base: str, workdir: Path) -> tuple[float, float, int]:
@@ -268,13 +579,41 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=50, help="first+next page pairs per client")
+    parser.add_argument("--rounds", type=int, default=300, help="first+next page pairs per client")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg", default=DEFAULT_PG)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the loaded store (SQLite: a file in DIR; PostgreSQL: a database named after --rows)"
+        " and reuse it in the next run of the same size",
+    )
+    parser.add_argument(
+        "--clients-as",
+        choices=["processes", "threads"],
+        default="processes",
+        help="the 8 clients as processes (default) or as threads of the bench's own process",
+    )
+    parser.add_argument(
+        "--retention",
+        action="store_true",
+        help="serve with the shipped 30-day retention (prunes the old rows)",
+    )
+    parser.add_argument("--gc-log", action="store_true", help="log the served processes' gen-2 collections")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as folder:
         setup = Setup(pg_admin=args.pg, workdir=Path(folder), quick=True, cancel_grace=1.0)
-        for row in measure_list(setup, args.backend, args.rows, args.rounds):
+        for row in measure_list(
+            setup,
+            args.backend,
+            args.rows,
+            args.rounds,
+            keep=args.keep,
+            clients_as=args.clients_as,
+            retention=args.retention,
+            gc_log=args.gc_log,
+        ):
             print(f"{row.variant:<40} p50 {row.extra['p50']:7.2f} ms   p99 {row.extra['p99']:7.2f} ms")
 
 

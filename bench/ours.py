@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,8 +139,11 @@ def worker_command(url: str, *extra: str) -> list[str]:
 
 
 @contextmanager
-def serving(setup: Setup, url: str, *extra: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    """A real ``taskapi serve`` on a free port; an HTTP client on it once it answers."""
+def serving(
+    setup: Setup, url: str, *extra: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """A real ``taskapi serve`` on a free port; an HTTP client on it once it answers. ``env``: settings
+    (``TASKAPI_*``) and variables the server gets beside the bench's own."""
     port = free_port()
     command = taskapi_command(
         "serve",
@@ -156,7 +159,8 @@ def serving(setup: Setup, url: str, *extra: str) -> Iterator[tuple[httpx.Client,
         str(setup.cancel_grace),
         *extra,
     )
-    process = start(command, taskapi_env(TASKAPI_LOG_LEVEL="warning"), setup.workdir / "serve.log")
+    environment = {**taskapi_env(TASKAPI_LOG_LEVEL="warning"), **(env or {})}
+    process = start(command, environment, setup.workdir / "serve.log")
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 
     def answers() -> bool:

@@ -88,13 +88,14 @@ def run_http(setup: ours.Setup, rows: list[Row]) -> None:
     _guard(rows, "http: hot routes, one process, sqlite", measure, "http", "sqlite")
 
 
-def run_list(setup: ours.Setup, backends: list[str], sizes: list[int], rounds: int, rows: list[Row]) -> None:
+def run_list(
+    setup: ours.Setup, backends: list[str], sizes: list[int], rounds: int, keep: Path | None, rows: list[Row]
+) -> None:
     for backend in backends:
         for size in sizes:
             what = f"list at {size:,} rows, {backend}"
-            _guard(
-                rows, what, partial(list_latency.measure_list, setup, backend, size, rounds), "list", backend
-            )
+            measure = partial(list_latency.measure_list, setup, backend, size, rounds, keep=keep)
+            _guard(rows, what, measure, "list", backend)
 
 
 def run_memory(setup: ours.Setup, backends: list[str], rows: list[Row]) -> None:
@@ -199,6 +200,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgres", help="our stores to measure")
     parser.add_argument("--pg", default=os.environ.get("TASKAPI_TEST_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--list-sizes", help="rows for the list latency, comma-separated (default 10k,10M)")
+    parser.add_argument(
+        "--list-keep",
+        type=Path,
+        help="keep the list's loaded stores in this folder (SQLite) and in kept databases (PostgreSQL), "
+        "and reuse them in later runs (a 10,000,000-row load takes minutes)",
+    )
     parser.add_argument("--cancel-grace", type=float, default=1.0, help="--cancel-grace of our server (s)")
     parser.add_argument("--refresh-peers", action="store_true", help="reinstall the peers' venvs")
     parser.add_argument(
@@ -247,7 +254,7 @@ def main() -> None:
                 peer_versions, got = run_peers(setup, args.peers.split(","), redis, args.refresh_peers)
                 rows += got
             if "list" in sections:
-                run_list(setup, backends, sizes, 25 if args.quick else 100, rows)
+                run_list(setup, backends, sizes, 100 if args.quick else 300, args.list_keep, rows)
             if "memory" in sections:
                 run_memory(setup, backends, rows)
             _keep_logs(setup.workdir, args.out / f"{stamp}-logs")

@@ -1,14 +1,28 @@
-"""``taskapi serve --processes N``: one listening socket, N API processes accepting on it, kept at N.
+"""``taskapi serve --processes N``: N API processes on one port, each on a listening socket of its
+own, kept at N.
 
-The supervisor (the process ``serve`` started in) binds the socket once and starts N children with
-multiprocessing's *spawn* (fresh interpreters: no threads, connections or locks inherited); each runs
-the given target on the inherited socket. Which child runs the embedded worker is the target's choice
-by slot (``taskapi.app`` puts it in slot 0, alone). The supervisor:
+The supervisor (the process ``serve`` started in) binds one socket per child on the same address
+(``SO_REUSEPORT``: the kernel hands each new connection to one of them by a hash of its addresses)
+and starts N children with multiprocessing's *spawn* (fresh interpreters: no threads, connections or
+locks inherited); each runs the given target on the socket it inherits. Which child runs the embedded
+worker is the target's choice by slot (``taskapi.app`` puts it in slot 0, alone).
+
+Why not one socket that every child accepts on: whichever child wakes first accepts every connection
+waiting (asyncio accepts in a loop), so a burst of keep-alive connections lands on one process while
+the other idles. For issue 12's list bench (8 connections from ``wrk``, machine load 4-5), ``ss``
+showed 8/0, 1/7, 2/6, 1/7, 8/0 in five runs on one socket, and 3/5, 4/4, 3/5, 3/5, 5/3 with a socket
+per child (a hash: even on average, not in every run); on SQLite a process answers its reads one at
+a time, so the loaded one queued them. The port is checked free with a plain socket first, so that a
+second ``serve`` on it fails rather than share its connections.
+
+The supervisor:
 
 - waits for every child to say it serves; a child that dies before (the store down, a bad handler
   module) stops them all and ``serve`` fails, as a single process would;
 - replaces a child that dies afterwards (logged), at once after a long life, with a growing pause
-  after a short one, so a crash loop does not spin;
+  after a short one, so a crash loop does not spin; the dead child's socket is closed at once (new
+  connections go to the living ones; those it had not accepted are reset) and its replacement gets a
+  new one;
 - turns SIGTERM or Ctrl-C into one SIGTERM for each child (which close their streams, finish their
   responses and, in slot 0, stop the worker gracefully), waits ``stop_timeout`` seconds for them and
   kills what is left;
@@ -17,10 +31,17 @@ by slot (``taskapi.app`` puts it in slot 0, alone). The supervisor:
   (a counter never goes back); its live gauges are dropped from it.
 
 Children watch the supervisor: if it dies (SIGKILL), they shut down by themselves.
+
+A child freezes its heap before it runs the target (``gc.freeze``): by then the spawn has imported
+the target's module and everything below it (the framework, the store, the schemas: some 80,000 of
+the 107,000 objects a built API process holds, all living as long as the process), and a full
+collection that walks them all took 40-100 ms on this shared 2-core machine, stalling every request
+in flight on that process (issue 12's list p99). Frozen, they are never walked again.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -71,17 +92,28 @@ class StartupFailed(RuntimeError):
     """A child died before it served: ``serve`` cannot start."""
 
 
-def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """The listening socket every child accepts on (inheritable; SO_REUSEADDR as uvicorn sets it)."""
+def bind(host: str, port: int, backlog: int = 2048, *, reuse_port: bool = True) -> socket.socket:
+    """A child's listening socket (inheritable; SO_REUSEADDR as uvicorn sets it; SO_REUSEPORT, so
+    that every child's socket binds the same address)."""
     address = host.strip("[]")
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.create_server((address, port), family=family, backlog=backlog)
+    sock = socket.create_server((address, port), family=family, backlog=backlog, reuse_port=reuse_port)
     sock.set_inheritable(True)
     return sock
 
 
+def unused_port(host: str, port: int) -> int:
+    """``port`` (or, for 0, one the system picks) once a plain socket could bind it: nobody listens
+    there, not even a group of ``SO_REUSEPORT`` sockets, which the children's would join silently.
+    Raises ``OSError`` when it is taken."""
+    with bind(host, port, reuse_port=False) as probe:
+        found: int = probe.getsockname()[1]
+        return found
+
+
 class Supervisor:
-    """Runs ``processes`` children of ``target`` on ``sock`` until asked to stop; see the module."""
+    """Runs ``processes`` children of ``target``, each on a socket from ``listen``, until asked to
+    stop; see the module."""
 
     def __init__(
         self,
@@ -89,15 +121,16 @@ class Supervisor:
         args: tuple[Any, ...],
         *,
         processes: int,
-        sock: socket.socket,
+        listen: Callable[[], socket.socket],
         stop_timeout: float,
     ) -> None:
         self.target = target
         self.args = args
         self.processes = processes
-        self.sock = sock
+        self.listen = listen
         self.stop_timeout = stop_timeout
         self.children: dict[int, _Child] = {}
+        self.sockets: dict[int, socket.socket] = {}
         self._restart_due: dict[int, float] = {}
         self._failures: dict[int, int] = {}
         self._context = get_context("spawn")
@@ -114,7 +147,7 @@ class Supervisor:
                 for slot in range(self.processes):
                     self._start(slot)
                 self._wait_until_serving()
-            except StartupFailed as exc:
+            except (StartupFailed, OSError) as exc:  # OSError: a child's socket could not bind
                 log.error("serve cannot start: %s", exc)
                 self._stop_all()
                 return 1
@@ -124,10 +157,13 @@ class Supervisor:
             return self._stop_all()
 
     def _start(self, slot: int) -> None:
+        """Start the child of ``slot`` on its socket (a new one if its last child died)."""
+        if slot not in self.sockets:
+            self.sockets[slot] = self.listen()
         ready_r, ready_w = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=self.target,
-            args=(slot, self.sock, ready_w, *self.args),
+            target=_child_main,
+            args=(self.target, slot, self.sockets[slot], ready_w, *self.args),
             name=f"taskapi-api-{slot}",
         )
         process.start()
@@ -157,7 +193,13 @@ class Supervisor:
             for slot, when in list(self._restart_due.items()):
                 if when <= now and self._stop_signal is None:
                     del self._restart_due[slot]
-                    self._start(slot)
+                    try:
+                        self._start(slot)
+                    except OSError as exc:  # its new socket: the port was taken while no child held it
+                        log.error(
+                            "API process %d cannot listen: %s: retrying in %.0f s", slot, exc, HEALTHY_LIFE
+                        )
+                        self._restart_due[slot] = time.monotonic() + HEALTHY_LIFE
 
     def _wait(self, timeout: float | None) -> None:
         """Until a child serves or dies, a signal arrives, or ``timeout``; notes who now serves."""
@@ -182,6 +224,7 @@ class Supervisor:
         child.process.join()
         child.ready.close()
         del self.children[child.slot]
+        self.sockets.pop(child.slot).close()  # the kernel stops handing it connections
         _mark_dead(child.pid)
         lived = time.monotonic() - child.started_at
         failures = 0 if lived >= HEALTHY_LIFE else self._failures.get(child.slot, 0) + 1
@@ -217,6 +260,9 @@ class Supervisor:
                 code = 1
             child.ready.close()
         self.children.clear()
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets.clear()
         return code
 
     # -- signals -------------------------------------------------------------------------------------
@@ -241,6 +287,12 @@ class Supervisor:
                 signal.signal(sig, handler)
             self._wake_r.close()
             self._wake_w.close()
+
+
+def _child_main(target: Target, *args: Any) -> None:
+    """A child's life: its imported heap frozen (see the module), then ``target(*args)``."""
+    gc.freeze()
+    target(*args)
 
 
 def _mark_dead(pid: int) -> None:
@@ -272,9 +324,16 @@ def supervise(
     """Bind ``host:port``, run ``processes`` children of ``target`` on it until SIGTERM/SIGINT; answer
     the exit code. The caller has checked everything it can before (settings, the store)."""
     try:
-        listening = bind(host, port)
+        port = unused_port(host, port)
+        first = bind(host, port)
     except OSError as exc:  # as uvicorn answers it: a line, and exit code 1
         log.error("cannot listen on %s:%d: %s", host, port, exc)
         return 1
-    with listening as sock, multiprocess_metrics():
-        return Supervisor(target, args, processes=processes, sock=sock, stop_timeout=stop_timeout).run()
+    sockets = iter([first])
+
+    def listen() -> socket.socket:
+        """The first socket (bound above, so that a failure is ``serve``'s), then new ones."""
+        return next(sockets, None) or bind(host, port)
+
+    with multiprocess_metrics():
+        return Supervisor(target, args, processes=processes, listen=listen, stop_timeout=stop_timeout).run()
