@@ -119,7 +119,9 @@ the registry; PostgreSQL is `TASKAPI_TEST_POSTGRES_URL` (default
 127.0.0.1:6379, else the bench starts `redis-server` on a free port, else skips the Redis peers.
 
 The pipeline's own benchmarks (import, dedup quality against bib-dedupe, dedup at scale, crawl, and
-the second half's steps) are in [pipeline-benchmarks.md](pipeline-benchmarks.md).
+the second half's steps) are in [pipeline-benchmarks.md](pipeline-benchmarks.md). How issue 12's
+targets stand, and the profiles of what stands in the way of those not met, are in
+[performance.md](performance.md).
 
 ## Latest run
 
