@@ -50,16 +50,11 @@ from bench.common import (
     DEFAULT_PG,
     Row,
     descendants,
-    free_port,
     percentile,
-    start,
-    stop,
-    taskapi_command,
     taskapi_env,
-    wait_for,
     with_database,
 )
-from bench.ours import TASKS, Setup, store_url
+from bench.ours import TASKS, Setup, serving, store_url
 from taskapi.domain import TaskStatus, TaskType
 from taskapi.service import TaskService
 from taskapi.store.sqlite import format_time
@@ -351,44 +346,21 @@ file per process."""
 def _serving(
     setup: Setup, url: str, *, retention: bool, gc_log: Path | None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``taskapi serve --no-worker --processes 2`` on ``url``; its base URL once it answers.
+    """``taskapi serve --no-worker --processes 2`` on ``url`` (``bench.ours.serving``); its base URL
+    once it answers.
 
     Retention is off unless asked for: the generated tasks span 90 days and the shipped retention is
     30, so a server's first pass would delete about 60 % of them in batches of 1,000 while the clients
     measure (a one-off that a store in steady state does not have, and that leaves far fewer rows)."""
-    extra = {"TASKAPI_LOG_LEVEL": "warning"}
-    if not retention:
-        extra["TASKAPI_RETENTION_DAYS"] = "0"
-    env = taskapi_env(**extra)
+    env = {} if retention else {"TASKAPI_RETENTION_DAYS": "0"}
     if gc_log is not None:
         probe = setup.workdir / "gcprobe"
         probe.mkdir(exist_ok=True)
         (probe / "sitecustomize.py").write_text(GC_PROBE)
-        env["PYTHONPATH"] = f"{probe}{os.pathsep}{env['PYTHONPATH']}"
-    if gc_log is not None:
+        env["PYTHONPATH"] = f"{probe}{os.pathsep}{taskapi_env()['PYTHONPATH']}"
         env["BENCH_GC_LOG"] = str(gc_log)
-    port = free_port()
-    command = taskapi_command(
-        "serve", "--db", url, "--port", str(port), "--no-worker", "--processes", str(PROCESSES)
-    )
-    process = start(command, env, setup.workdir / "serve.log")
-    base = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"taskapi serve exited with {process.returncode}: see {setup.workdir}/serve.log"
-            )
-        try:
-            return httpx.get(f"{base}{TASKS}", params={"limit": 1}).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(answers, 120, "taskapi serve to answer", interval=0.05)
-        yield base, process
-    finally:
-        stop(process)
+    with serving(setup, url, "--no-worker", "--processes", str(PROCESSES), env=env) as (client, process):
+        yield str(client.base_url).rstrip("/"), process
 
 
 def _sched(pids: list[int]) -> dict[int, tuple[float, float]]:

@@ -10,8 +10,9 @@ the HTTP client must not load the service, the store and the worker it never use
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from taskapi._lazy import lazy_names
 
 if TYPE_CHECKING:
     from taskapi.domain import Task, TaskNotCancellable, TaskNotFound, TaskStatus, TaskType
@@ -44,10 +45,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'taskapi' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOMES, globals())
