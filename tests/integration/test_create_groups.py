@@ -155,3 +155,22 @@ def test_concurrent_creates_over_http_each_answer_their_own_task(store: Store) -
     assert len({task["id"] for task in created}) == count
     assert shown == created
     assert stored(store) == count
+
+
+def test_a_create_after_the_threads_stopped_is_refused_and_does_not_block_the_next(store: Store) -> None:
+    service = TaskService(store)
+    threads = ThreadPoolExecutor(1)
+    threads.shutdown()
+    groups = CreateGroups(service, threads)
+
+    async def run() -> list[Task | BaseException]:
+        first = await asyncio.gather(groups.create(1, "ocr", None, "api"), return_exceptions=True)
+        second = await asyncio.wait_for(
+            asyncio.gather(groups.create(1, "ocr", None, "api"), return_exceptions=True), timeout=5
+        )
+        return [*first, *second]
+
+    outcomes = asyncio.run(run())
+
+    assert [type(outcome) for outcome in outcomes] == [RuntimeError, RuntimeError]
+    assert stored(store) == 0

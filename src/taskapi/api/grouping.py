@@ -60,8 +60,14 @@ class CreateGroups:
 
     def _write_next(self, loop: asyncio.AbstractEventLoop) -> None:
         group, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        try:
+            written = loop.run_in_executor(self.threads, self.service.create_each, [w.call for w in group])
+        except RuntimeError as exc:  # the threads are shut down (the app is stopping): no write comes
+            for waiting in group:
+                if not waiting.answer.done():
+                    waiting.answer.set_exception(exc)
+            return
         self._in_flight += 1
-        written = loop.run_in_executor(self.threads, self.service.create_each, [w.call for w in group])
         written.add_done_callback(lambda done: self._answer(loop, group, done))
 
     def _answer(
