@@ -36,7 +36,9 @@ class _Waiting:
 
 class CreateGroups:
     """Creates of one event loop, written in groups on ``threads``: at most ``writers`` groups at a
-    time (SQLite has one writer: 1; PostgreSQL commits in parallel) and ``MAX_BATCH`` creates a group."""
+    time and ``MAX_BATCH`` creates a group. The app uses one writer on both stores: SQLite has one
+    writer anyway, and on PostgreSQL one group at a time makes the groups larger and the rate higher
+    (8 clients, two processes: 2,598-2,637/s with one, 2,033-2,221/s with two)."""
 
     def __init__(self, service: TaskService, threads: Executor, writers: int = 1) -> None:
         if writers < 1:
