@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import pytest
+
+from tests.helpers.polling import poll
 
 T = TypeVar("T")
 WaitUntil = Callable[..., object]
@@ -18,17 +20,21 @@ def wait_until(
 ) -> T:
     """Answer ``condition()`` as soon as it is truthy; fail the test if it is not after ``timeout`` s.
 
-    The stand-in for a sleep: tests wait for the state they need, never for a guessed duration. The
-    one poll loop of the suite; a condition may fail the test itself (a process that died).
+    The stand-in for a sleep: tests wait for the state they need, never for a guessed duration (the
+    loop is ``tests.helpers.polling.poll``); a condition may fail the test itself (a process that died).
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    value = poll(condition, timeout=timeout, interval=interval)
+    if value is None:
+        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    return value
+
+
+def unavailable(reason: str) -> NoReturn:
+    """What a test does when something it needs is not here (a browser, a server binary, a limit):
+    skip, saying ``reason``, except under ``CI=true``, where every test must run and this fails."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run here)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ import psycopg
 
 from tests.chaos import checks
 from tests.chaos.clients import STREAM_PROJECT, Canceller, Client, Creator, Journal, Lister, Streamer
-from tests.chaos.procs import ChaosPostgres, ChaosSetupError, Services, wait_for
+from tests.chaos.procs import ChaosPostgres, ChaosSetupError, Services
+from tests.helpers.polling import poll
 from tests.helpers.private_postgres import postgres_missing
 
 
@@ -97,12 +98,8 @@ def _unfinished(db_url: str) -> int:
 
 
 def _within(condition: Callable[[], bool], timeout: float) -> bool:
-    """Whether ``condition()`` came to hold within ``timeout`` seconds (``procs.wait_for``'s poll)."""
-    try:
-        wait_for(condition, timeout, "a condition", interval=0.1)
-    except ChaosSetupError:
-        return False
-    return True
+    """Whether ``condition()`` came to hold within ``timeout`` seconds."""
+    return bool(poll(condition, timeout=timeout, interval=0.1))
 
 
 @dataclass

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from tests.helpers.polling import poll
 from tests.helpers.private_postgres import PostgresFailed, PrivatePostgres, give_to_postgres
 from tests.helpers.server import free_port
 
@@ -27,11 +27,8 @@ class ChaosSetupError(RuntimeError):
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
     """Return once ``condition()`` holds; raise ``ChaosSetupError`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise ChaosSetupError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    if not poll(condition, timeout=timeout, interval=interval):
+        raise ChaosSetupError(f"timed out after {timeout} s waiting for {what}")
 
 
 class ChaosPostgres(PrivatePostgres):

@@ -5,7 +5,6 @@ reconnect its stream clients, and find no violation of any invariant."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.procs import REPO
+from tests.conftest import unavailable
 from tests.helpers.private_postgres import postgres_missing
 
 SECONDS = "15"
@@ -50,8 +50,6 @@ def test_chaos_on_sqlite(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 def test_chaos_on_a_private_postgres(tmp_path: Path) -> None:
     if (missing := postgres_missing()) is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing} (CI=true: the chaos run on PostgreSQL must run)")
-        pytest.skip(missing)
+        unavailable(missing)
     figures = _chaos("postgres", tmp_path)
     assert int(str(figures["PostgreSQL SIGKILLed and restarted"])) >= 1, figures

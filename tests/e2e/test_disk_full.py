@@ -22,12 +22,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import httpx
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import unavailable, wait_until
 from tests.helpers.private_postgres import PrivatePostgres, give_to_postgres, postgres_missing
 from tests.helpers.server import ServerProcess, envelope, free_port, running_server, stop_server
 
@@ -45,23 +44,17 @@ MAX_TRIES = 500
 """Creates tried after the ballast: the store's files may still hold free pages for a few."""
 
 
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the disk-full tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
 @contextmanager
 def small_tmpfs(size: str, mode: str = "0777") -> Iterator[Path]:
     """A tmpfs of ``size`` mounted on a fresh directory, unmounted and removed afterwards."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        _unavailable("mounting a tmpfs needs root and mount(8)")
+        unavailable("mounting a tmpfs needs root and mount(8)")
     root = Path(tempfile.mkdtemp(prefix="taskapi-full-"))
     mount = ["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs", str(root)]
     mounted = subprocess.run(mount, capture_output=True, text=True, timeout=30, check=False)
     if mounted.returncode != 0:
         root.rmdir()
-        _unavailable(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+        unavailable(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
     try:
         yield root
     finally:
@@ -154,7 +147,7 @@ def postgres_on_tmpfs() -> Iterator[tuple[PrivatePostgres, Path]]:
     """A private PostgreSQL whose data directory is a 64 MiB tmpfs (initdb's files take some 23),
     its WAL on the ordinary disk; answer the instance and the tmpfs."""
     if (missing := postgres_missing()) is not None:
-        _unavailable(missing)
+        unavailable(missing)
     root = Path(tempfile.mkdtemp(prefix="taskapi-pg-full-"))
     try:
         with small_tmpfs("64m", mode="0700") as data:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
+from tests.helpers.polling import poll
 from tests.helpers.server import free_port
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
@@ -110,11 +111,11 @@ class PrivatePostgres:
                 os.kill(victim, signal.SIGKILL)
         # Gone, not only dead: until init reaps the zombie, a new postmaster sees the pid in
         # postmaster.pid still in use and refuses to start.
-        deadline = time.monotonic() + timeout
-        while any(Path(f"/proc/{victim}").exists() for victim in victims):
-            if time.monotonic() >= deadline:
-                raise PostgresFailed(f"PostgreSQL {victims} not reaped {timeout} s after SIGKILL")
-            time.sleep(0.05)
+        gone = poll(
+            lambda: not any(Path(f"/proc/{v}").exists() for v in victims), timeout=timeout, interval=0.05
+        )
+        if not gone:
+            raise PostgresFailed(f"PostgreSQL {victims} not reaped {timeout} s after SIGKILL")
 
 
 @pytest.fixture
@@ -122,9 +123,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A started private instance, stopped and deleted afterwards. Skips where it cannot run (no
     server binaries), but fails under ``CI=true``, where the tests that use it must run."""
     if (missing := postgres_missing()) is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing} (CI=true: the tests on a private PostgreSQL must run)")
-        pytest.skip(missing)
+        unavailable(missing)
     # Outside pytest's tmp_path: its parents are private to root, and the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="taskapi-pg-"))
     give_to_postgres(root)
